@@ -1,0 +1,37 @@
+"""Indexing (Hough, dictionary, refinement), errors against truth, and figures."""
+
+from synthebsd.analyze._figures import (
+    ipf_rgb,
+    plot_error_histogram,
+    plot_error_map,
+    plot_ipf_key,
+    plot_ipf_map,
+    plot_region_map,
+)
+from synthebsd.analyze._indexing import (
+    HOUGH_REFLECTORS,
+    IndexingResult,
+    dictionary_index,
+    hough_index,
+    preprocess_patterns,
+    refine_orientations,
+)
+from synthebsd.analyze._metrics import indexing_summary, orientation_error_map, pattern_ncc
+
+__all__ = [
+    "HOUGH_REFLECTORS",
+    "IndexingResult",
+    "dictionary_index",
+    "hough_index",
+    "indexing_summary",
+    "ipf_rgb",
+    "orientation_error_map",
+    "pattern_ncc",
+    "plot_error_histogram",
+    "plot_error_map",
+    "plot_ipf_key",
+    "plot_ipf_map",
+    "plot_region_map",
+    "preprocess_patterns",
+    "refine_orientations",
+]

@@ -1,0 +1,202 @@
+"""Validated study configuration (pydantic models, units in the field names).
+
+A configuration is plain data: it can be written to and read from YAML, and every field
+is range-checked so that a bad value fails early with a message naming the field.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from synthebsd.phases import get_phase
+
+__all__ = [
+    "ConfigError",
+    "DetectorConfig",
+    "IndexingConfig",
+    "MasterPatternConfig",
+    "PatternConfig",
+    "SceneConfig",
+    "StudyConfig",
+    "load_config",
+]
+
+
+class ConfigError(ValueError):
+    """Raised when a configuration file or value is invalid."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DetectorConfig(_Strict):
+    """EBSD detector geometry.
+
+    The projection centre is in the Bruker convention (kikuchipy's internal one):
+    PCx and PCy as fractions of the detector width and height from the top left, PCz as
+    the detector distance over the detector height.
+    """
+
+    shape_px: tuple[int, int] = Field((60, 60), description="pattern (rows, cols) in pixels")
+    pc_bruker: tuple[float, float, float] = (0.5, 0.25, 0.55)
+    sample_tilt_deg: float = Field(70.0, ge=0.0, le=90.0)
+    camera_tilt_deg: float = Field(0.0, ge=-30.0, le=30.0)
+    energy_kv: float = Field(20.0, ge=5.0, le=40.0, description="beam energy in kV")
+
+    @field_validator("shape_px")
+    @classmethod
+    def _shape(cls, v: tuple[int, int]) -> tuple[int, int]:
+        if min(v) < 16 or max(v) > 1024:
+            raise ValueError(f"pattern shape must be between 16 and 1024 px per side, got {v}")
+        return v
+
+    @field_validator("pc_bruker")
+    @classmethod
+    def _pc(cls, v: tuple[float, float, float]) -> tuple[float, float, float]:
+        if not (0 < v[0] < 1 and 0 < v[1] < 1 and 0.2 < v[2] < 2):
+            raise ValueError(
+                f"Bruker PC (PCx, PCy, PCz) must satisfy 0<PCx<1, 0<PCy<1, 0.2<PCz<2, got {v}"
+            )
+        return v
+
+
+class MasterPatternConfig(_Strict):
+    """Master-pattern computation (kinematical, kikuchipy's ``KikuchiPatternSimulator``)."""
+
+    engine: Literal["kinematical"] = "kinematical"
+    half_size_px: int = Field(
+        500,
+        ge=25,
+        le=1000,
+        description="Lambert half width in pixels; 500 keeps symmetry-equivalent patterns at "
+        "NCC ≥ 0.99 (0.985 at 250: resampling from the stereographic projection)",
+    )
+    min_dspacing_angstrom: float = Field(0.5, gt=0.1, le=3.0)
+    structure_factor_cut: float = Field(
+        0.05, ge=0.0, lt=1.0, description="drop reflectors with |F| below this fraction of max |F|"
+    )
+
+
+class SceneConfig(_Strict):
+    """Cross-section of an anode-free cell: collector at the bottom, metal, electrolyte on top."""
+
+    shape_px: tuple[int, int] = Field((40, 60), description="map (rows, cols) in pixels")
+    step_size_um: float = Field(0.5, gt=0.0, le=100.0)
+    metal: str = "Li"
+    collector: str = "Cu"
+    collector_thickness_um: float = Field(4.0, ge=0.0)
+    metal_thickness_um: float = Field(11.0, gt=0.0)
+    metal_grain_size_um: float = Field(3.0, gt=0.0, description="mean equivalent-circle diameter")
+    collector_grain_size_um: float = Field(1.5, gt=0.0)
+    interface_roughness_um: float = Field(0.5, ge=0.0)
+    pore_count: int = Field(5, ge=0)
+    pore_radius_um: float = Field(1.5, gt=0.0, description="median pore radius")
+
+    @field_validator("metal", "collector")
+    @classmethod
+    def _known_phase(cls, v: str) -> str:
+        return get_phase(v).name
+
+    @field_validator("shape_px")
+    @classmethod
+    def _shape(cls, v: tuple[int, int]) -> tuple[int, int]:
+        if min(v) < 4:
+            raise ValueError(f"map shape must be at least 4 px per side, got {v}")
+        return v
+
+    @model_validator(mode="after")
+    def _fits(self) -> SceneConfig:
+        height_um = self.shape_px[0] * self.step_size_um
+        if self.collector_thickness_um + self.metal_thickness_um > height_um:
+            raise ValueError(
+                f"collector ({self.collector_thickness_um} µm) + metal "
+                f"({self.metal_thickness_um} µm) is thicker than the map height ({height_um} µm)"
+            )
+        if self.metal == self.collector:
+            raise ValueError("metal and collector must be different phases")
+        return self
+
+
+class PatternConfig(_Strict):
+    """Pattern formation: smooth background × (1 + contrast × Kikuchi signal), Poisson noise."""
+
+    dose_counts: float = Field(
+        1000.0, gt=0.0, le=1e7, description="mean detector counts per pixel at the background peak"
+    )
+    band_contrast: float = Field(0.3, gt=0.0, le=1.0, description="relative Kikuchi modulation")
+    background_sigma_deg: float = Field(
+        35.0, gt=1.0, le=180.0, description="angular width of the backscatter intensity"
+    )
+    pore_intensity: float = Field(0.5, ge=0.0, le=1.0, description="pore yield / metal yield")
+    electrolyte_intensity: float = Field(1.0, ge=0.0, le=5.0)
+    chunk_size: int = Field(1024, ge=1, description="patterns rendered per chunk")
+
+
+class IndexingConfig(_Strict):
+    """Indexing methods run by the study."""
+
+    hough: bool = True
+    dictionary: bool = True
+    refine: bool = True
+    dictionary_resolution_deg: float = Field(3.0, ge=0.5, le=10.0)
+    refine_trust_region_deg: float = Field(
+        8.0,
+        gt=0.0,
+        le=30.0,
+        description="± bound on each Euler angle; ±2° leaves a tail of >1° errors from a 3° "
+        "dictionary because Euler-angle distances exceed disorientations near Φ = 0",
+    )
+    refine_initial_step_deg: float = Field(
+        1.5, gt=0.0, le=10.0, description="Nelder-Mead simplex size"
+    )
+    min_dictionary_score: float = Field(
+        0.2, ge=-1.0, le=1.0, description="NCC below which a pixel is called not indexed"
+    )
+    min_hough_confidence: float = Field(
+        0.3, ge=0.0, le=1.0, description="PyEBSDIndex confidence metric (cm) threshold"
+    )
+
+
+class StudyConfig(_Strict):
+    """Everything one end-to-end study needs."""
+
+    seed: int = Field(0, ge=0)
+    scene: SceneConfig = SceneConfig()
+    detector: DetectorConfig = DetectorConfig()
+    master_pattern: MasterPatternConfig = MasterPatternConfig()
+    patterns: PatternConfig = PatternConfig()
+    indexing: IndexingConfig = IndexingConfig()
+
+
+def load_config(path: str | Path) -> StudyConfig:
+    """Read and validate a YAML study configuration.
+
+    Raises
+    ------
+    ConfigError
+        If the file is missing, not YAML, or a value is out of range; the message names
+        the file and the offending field.
+    """
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except FileNotFoundError as e:
+        raise ConfigError(f"Config file {path} does not exist") from e
+    except yaml.YAMLError as e:
+        raise ConfigError(f"Config file {path} is not valid YAML: {e}") from e
+    try:
+        return StudyConfig.model_validate(data)
+    except ValidationError as e:
+        raise ConfigError(f"Invalid config {path}:\n{e}") from e

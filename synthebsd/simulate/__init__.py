@@ -1,0 +1,29 @@
+"""Scene → patterns: ground-truth maps, master patterns and pattern formation."""
+
+from synthebsd.simulate._master_pattern import (
+    default_cache_dir,
+    get_master_pattern,
+    kinematical_master_pattern,
+)
+from synthebsd.simulate._patterns import (
+    backscatter_background,
+    make_detector,
+    project_kikuchi_signal,
+    render_patterns,
+    simulate_patterns,
+)
+from synthebsd.simulate._scene import Region, cross_section_scene, random_rotations
+
+__all__ = [
+    "Region",
+    "backscatter_background",
+    "cross_section_scene",
+    "default_cache_dir",
+    "get_master_pattern",
+    "kinematical_master_pattern",
+    "make_detector",
+    "project_kikuchi_signal",
+    "random_rotations",
+    "render_patterns",
+    "simulate_patterns",
+]
