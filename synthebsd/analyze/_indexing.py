@@ -256,6 +256,8 @@ def refine_orientations(
         if idx.size == 0:
             continue
         sub_signal = kp.signals.EBSD(data[idx])
+        # A named axis with the map's unit step lets kikuchipy check the map against it.
+        sub_signal.axes_manager.navigation_axes[0].name = "x"
         sub_map = CrystalMap(
             rotations=Rotation(rotations[idx]),
             phase_id=np.zeros(idx.size, dtype=int),

@@ -132,8 +132,9 @@ def _to_de_ebsd_crystal(phase: Phase, debye_waller_nm2: float | None) -> Any:
         elif debye_waller_nm2 is not None:
             b_nm2 = float(debye_waller_nm2)
         else:
+            where = [round(float(v), 6) for v in xyz]
             raise ValueError(
-                f"Phase {name!r}: atom {element} at {[round(float(v), 6) for v in xyz]} has no Debye-Waller factor "
+                f"Phase {name!r}: atom {element} at {where} has no Debye-Waller factor "
                 "(Uisoequiv); pass debye_waller_nm2 (B in nm^2)"
             )
         if b_nm2 <= 0.0:
