@@ -37,3 +37,41 @@ def demo(
     typer.echo("")
     typer.echo(format_summary(summary))
     typer.echo(f"\nOutputs written to {out.resolve()}")
+
+
+@app.command("masterpattern")
+def masterpattern(
+    phase: str = typer.Argument(..., help="phase name, e.g. Li, Na, Cu"),
+    out: Path = typer.Option(..., "--out", help="output .h5 file (EMsoft master-pattern layout)"),
+    engine: str = typer.Option("dynamical", "--engine", help="dynamical (de-ebsd) or kinematical"),
+    energy: float = typer.Option(20.0, "--energy", help="beam energy in kV"),
+    half_size: int = typer.Option(500, "--half-size", help="Lambert half width in pixels"),
+    temperature: float = typer.Option(293.0, "--temperature", help="K, for Debye–Waller factors"),
+    cache_dir: Path | None = typer.Option(None, "--cache-dir", help="master-pattern cache folder"),
+) -> None:
+    """Compute (or take from the cache) one master pattern; write it and a PNG of both hemispheres.
+
+    The file is readable with kikuchipy.load(FILE, projection="lambert", hemisphere="both");
+    the PNG (FILE with .png) shows both hemispheres in the stereographic projection.
+    """
+    from pydantic import ValidationError
+
+    from synthebsd.analyze import plot_master_pattern
+    from synthebsd.config import MasterPatternConfig
+    from synthebsd.datasets import write_emsoft_master_pattern
+    from synthebsd.phases import get_phase
+    from synthebsd.simulate import get_master_pattern, master_pattern_key
+
+    if out.suffix != ".h5":
+        typer.echo(f"error: the output must be an .h5 file, got {out.name}", err=True)
+        raise typer.Exit(2)
+    try:
+        config = MasterPatternConfig(engine=engine, half_size_px=half_size)
+        ph = get_phase(phase, temperature_k=temperature)
+    except (ValidationError, ValueError) as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(2) from e
+    mp = get_master_pattern(ph, energy, config, cache_dir)
+    write_emsoft_master_pattern(out, mp, energy, {"key": master_pattern_key(ph, energy, config)})
+    plot_master_pattern(out, out.with_suffix(".png"), f"{ph.name} {engine}, {energy:g} kV,")
+    typer.echo(f"Wrote {out} and {out.with_suffix('.png')}")

@@ -73,20 +73,32 @@ class DetectorConfig(_Strict):
 
 
 class MasterPatternConfig(_Strict):
-    """Master-pattern computation (kinematical, kikuchipy's ``KikuchiPatternSimulator``)."""
+    """Master-pattern engine and resolution.
 
-    engine: Literal["kinematical"] = "kinematical"
+    ``dynamical`` (default) solves the Bloch-wave problem with de-ebsd, depth-weighted by
+    a Monte Carlo exit-depth profile; ``kinematical`` uses kikuchipy's
+    ``KikuchiPatternSimulator`` (band positions right, profiles and intensities not).
+    """
+
+    engine: Literal["dynamical", "kinematical"] = "dynamical"
     half_size_px: int = Field(
         500,
         ge=25,
         le=1000,
-        description="Lambert half width in pixels; 500 keeps symmetry-equivalent patterns at "
-        "NCC ≥ 0.99 (0.985 at 250: resampling from the stereographic projection)",
+        description="Lambert half width in pixels; 500 keeps kinematical symmetry-equivalent "
+        "patterns at NCC ≥ 0.99 (0.985 at 250: resampling from the stereographic projection)",
     )
-    min_dspacing_angstrom: float = Field(0.5, gt=0.1, le=3.0)
+    min_dspacing_angstrom: float = Field(0.5, gt=0.1, le=3.0, description="smallest d in Å")
     structure_factor_cut: float = Field(
-        0.05, ge=0.0, lt=1.0, description="drop reflectors with |F| below this fraction of max |F|"
+        0.05,
+        ge=0.0,
+        lt=1.0,
+        description="kinematical: drop reflectors with |F| below this fraction of max |F|",
     )
+    n_electrons: int = Field(
+        200_000, ge=1000, le=10_000_000, description="dynamical: Monte Carlo electrons"
+    )
+    monte_carlo_seed: int = Field(0, ge=0, description="dynamical: Monte Carlo seed")
 
 
 class SceneConfig(_Strict):
@@ -139,6 +151,15 @@ class PatternConfig(_Strict):
     background_sigma_deg: float = Field(
         35.0, gt=1.0, le=180.0, description="angular width of the backscatter intensity"
     )
+    oversample: int = Field(
+        2,
+        ge=1,
+        le=8,
+        description="detector sub-pixels per side, averaged (pixel integration); 1 = point sampling",
+    )
+    psf_sigma_px: float = Field(
+        0.5, ge=0.0, le=5.0, description="scintillator/optics point spread, σ in detector pixels"
+    )
     pore_intensity: float = Field(0.5, ge=0.0, le=1.0, description="pore yield / metal yield")
     electrolyte_intensity: float = Field(1.0, ge=0.0, le=5.0)
     chunk_size: int = Field(1024, ge=1, description="patterns rendered per chunk")
@@ -150,6 +171,11 @@ class IndexingConfig(_Strict):
     hough: bool = True
     dictionary: bool = True
     refine: bool = True
+    kinematical_dictionary: bool = Field(
+        True,
+        description="with dynamical patterns, also index with kinematical master patterns "
+        "(the usual shortcut) and report both",
+    )
     dictionary_resolution_deg: float = Field(3.0, ge=0.5, le=10.0)
     refine_trust_region_deg: float = Field(
         8.0,
@@ -160,6 +186,14 @@ class IndexingConfig(_Strict):
     )
     refine_initial_step_deg: float = Field(
         1.5, gt=0.0, le=10.0, description="Nelder-Mead simplex size"
+    )
+    smooth_master_pattern: bool = Field(
+        True,
+        description="indexer's model: master pattern smoothed to the detector resolution "
+        "(dictionaries and refinement); without it a 3° dictionary fails on dynamical Li",
+    )
+    refine_pseudo_symmetry: bool = Field(
+        True, description="also refine from 60°⟨111⟩ variants (cubic) and keep the best"
     )
     min_dictionary_score: float = Field(
         0.2, ge=-1.0, le=1.0, description="NCC below which a pixel is called not indexed"

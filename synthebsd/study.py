@@ -2,7 +2,9 @@
 
 :func:`run_study` writes into one folder:
 
-- ``truth.h5``, ``hough.h5``, ``dictionary.h5``, ``refined.h5``: orix crystal maps,
+- ``truth.h5``, ``hough.h5``, ``dictionary.h5``, ``refined.h5``: orix crystal maps (with
+  dynamical patterns also ``dictionary_kinematical.h5`` and ``refined_kinematical.h5``:
+  the same indexing with kinematical master patterns),
 - ``patterns.h5``: the noisy patterns (kikuchipy h5ebsd; ``kikuchipy.load`` reads it),
 - ``summary.json``: per method, errors in degrees, success fractions, patterns per second,
 - PNG figures: IPF maps of truth and each method, error maps, an error histogram,
@@ -45,6 +47,7 @@ from synthebsd.simulate import (
     get_master_pattern,
     make_detector,
     simulate_patterns,
+    smooth_master_pattern,
 )
 
 __all__ = ["run_study"]
@@ -97,16 +100,24 @@ def run_study(
     plot_region_map(truth, out / "truth_regions.png")
     timings["scene_s"] = time.perf_counter() - t
 
-    t = _stage("master patterns")
+    t = _stage(f"{config.master_pattern.engine} master patterns")
+    truth_phases = [(pid, phase) for pid, phase in truth.phases if pid >= 0]
+    detector = make_detector(config.detector)
+
     master_patterns = {
         pid: get_master_pattern(phase, energy, config.master_pattern, cache_dir)
-        for pid, phase in truth.phases
-        if pid >= 0
+        for pid, phase in truth_phases
     }
+
+    def indexing_model(mp):
+        # The indexer's model: smoothed to the detector resolution (see smooth_master_pattern).
+        if not config.indexing.smooth_master_pattern:
+            return mp
+        return smooth_master_pattern(mp, detector, config.patterns.psf_sigma_px)
+
     timings["master_patterns_s"] = time.perf_counter() - t
 
     t = _stage(f"rendering {truth.size} patterns")
-    detector = make_detector(config.detector)
     lazy = simulate_patterns(
         truth, master_patterns, detector, config.patterns, energy, config.seed
     )
@@ -117,17 +128,30 @@ def run_study(
     patterns = preprocess_patterns(signal)
     phase_list = truth.phases.deepcopy()
     phase_list = phase_list[[i for i in phase_list.ids if i >= 0]]
-    mps = [master_patterns[pid] for pid in phase_list.ids]
     idx_cfg = config.indexing
+    # Dictionaries from the engine that made the patterns; with dynamical patterns also
+    # from kinematical master patterns, the usual shortcut, to show what it costs.
+    dictionaries = {"": [indexing_model(master_patterns[pid]) for pid in phase_list.ids]}
+    if (
+        idx_cfg.dictionary
+        and idx_cfg.kinematical_dictionary
+        and config.master_pattern.engine != "kinematical"
+    ):
+        kinematical = config.master_pattern.model_copy(update={"engine": "kinematical"})
+        dictionaries["_kinematical"] = [
+            indexing_model(get_master_pattern(phase, energy, kinematical, cache_dir))
+            for _, phase in truth_phases
+        ]
     results = {}
     if idx_cfg.hough:
         _stage("Hough indexing (PyEBSDIndex)")
         results["hough"] = hough_index(
             patterns, phase_list, detector, idx_cfg.min_hough_confidence, truth
         )
-    if idx_cfg.dictionary:
-        _stage("dictionary indexing (kikuchipy)")
-        results["dictionary"] = dictionary_index(
+    for suffix, mps in dictionaries.items() if idx_cfg.dictionary else ():
+        engine = "kinematical" if suffix else config.master_pattern.engine
+        _stage(f"dictionary indexing (kikuchipy, {engine} dictionaries)")
+        results[f"dictionary{suffix}"] = dictionary_index(
             patterns,
             mps,
             detector,
@@ -138,14 +162,15 @@ def run_study(
         )
         if idx_cfg.refine:
             _stage("orientation refinement (kikuchipy)")
-            results["refined"] = refine_orientations(
+            results[f"refined{suffix}"] = refine_orientations(
                 patterns,
-                results["dictionary"].xmap,
+                results[f"dictionary{suffix}"].xmap,
                 mps,
                 detector,
                 energy,
                 idx_cfg.refine_trust_region_deg,
                 idx_cfg.refine_initial_step_deg,
+                idx_cfg.refine_pseudo_symmetry,
             )
 
     t = _stage("errors and figures")
@@ -175,6 +200,7 @@ def run_study(
         "dose_counts": config.patterns.dose_counts,
         "band_contrast": config.patterns.band_contrast,
         "projection_centre_bruker": list(config.detector.pc_bruker),
+        "pattern_engine": config.master_pattern.engine,
         "methods": methods,
         "timings": timings,
     }
@@ -184,7 +210,7 @@ def run_study(
 
 def format_summary(summary: dict) -> str:
     """A short fixed-width table of the per-method numbers."""
-    head = f"{'method':<11}{'median°':>9}{'p95°':>8}{'<2°':>7}{'<5°':>7}{'not idx':>9}{'pores idx':>10}{'pat/s':>9}"
+    head = f"{'method':<22}{'median°':>9}{'p95°':>8}{'<2°':>7}{'<5°':>7}{'not idx':>9}{'pores idx':>10}{'pat/s':>9}"
     lines = [head, "-" * len(head)]
     for name, m in summary["methods"].items():
         pore = m["non_indexable"].get("pore", {}).get("fraction_given_orientation")
@@ -193,7 +219,7 @@ def format_summary(summary: dict) -> str:
             return format(v, fmt) if v is not None else "-"
 
         lines.append(
-            f"{name:<11}{f(m['median_error_deg'], '9.3f')}{f(m['p95_error_deg'], '8.2f')}"
+            f"{name:<22}{f(m['median_error_deg'], '9.3f')}{f(m['p95_error_deg'], '8.2f')}"
             f"{f(m['fraction_within_2deg'], '7.3f')}{f(m['fraction_within_5deg'], '7.3f')}"
             f"{f(m['fraction_not_indexed'], '9.3f')}{f(pore, '10.3f')}{m['patterns_per_second']:9.1f}"
         )

@@ -19,7 +19,8 @@ def cache_dir(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def mp_config():
-    return MasterPatternConfig()
+    """Kinematical (seconds per phase); dynamical tests use their own small settings."""
+    return MasterPatternConfig(engine="kinematical")
 
 
 @pytest.fixture(scope="session")

@@ -8,15 +8,17 @@ import pytest
 from typer.testing import CliRunner
 
 from synthebsd.cli import app
-from synthebsd.config import SceneConfig, StudyConfig
+from synthebsd.config import MasterPatternConfig, SceneConfig, StudyConfig
 from synthebsd.datasets import load_crystal_map
 
 
 @pytest.fixture(scope="module")
 def study_dir(tmp_path_factory, cache_dir):
-    """Run the CLI once on a 16 × 20 map (the real default physics, smaller)."""
+    """Run the CLI once on a 16 × 20 map: default physics (dynamical patterns, kinematical
+    comparison), with a coarser Lambert grid and fewer Monte Carlo electrons for speed."""
     out = tmp_path_factory.mktemp("study")
     config = StudyConfig(
+        master_pattern=MasterPatternConfig(half_size_px=200, n_electrons=20_000),
         scene=SceneConfig(
             shape_px=(16, 20),
             step_size_um=0.5,
@@ -77,7 +79,14 @@ def test_summary_matches_truth(study_dir):
     truth = load_crystal_map(study_dir / "truth.h5")
     n_indexable = int((truth.phase_id >= 0).sum())
     methods = summary["methods"]
-    assert set(methods) == {"hough", "dictionary", "refined"}
+    assert summary["pattern_engine"] == "dynamical"
+    assert set(methods) == {
+        "hough",
+        "dictionary",
+        "refined",
+        "dictionary_kinematical",
+        "refined_kinematical",
+    }
     for m in methods.values():
         assert m["n_points"] == n_indexable
         assert m["patterns_per_second"] > 0
@@ -114,13 +123,12 @@ def test_same_seed_same_outputs(study_dir, tmp_path, cache_dir):
     # orix stores Euler angles, so the reloaded truth agrees to round-off.
     assert np.allclose(again.rotations.data, truth.rotations.data, atol=1e-6)
     assert np.array_equal(again.prop["grain_id"], truth.prop["grain_id"])
+    detector = make_detector(config.detector)
     mps = {
         pid: get_master_pattern(ph, 20.0, config.master_pattern, cache_dir)
         for pid, ph in again.phases
         if pid >= 0
     }
-    patterns = simulate_patterns(
-        again, mps, make_detector(config.detector), config.patterns, 20.0, config.seed
-    )
+    patterns = simulate_patterns(again, mps, detector, config.patterns, 20.0, config.seed)
     stored = load_patterns(study_dir / "patterns.h5")
     assert np.array_equal(patterns.data.compute(), stored.data)

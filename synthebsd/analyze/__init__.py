@@ -6,6 +6,7 @@ from synthebsd.analyze._figures import (
     plot_error_map,
     plot_ipf_key,
     plot_ipf_map,
+    plot_master_pattern,
     plot_region_map,
 )
 from synthebsd.analyze._indexing import (
@@ -14,6 +15,7 @@ from synthebsd.analyze._indexing import (
     dictionary_index,
     hough_index,
     preprocess_patterns,
+    pseudo_symmetry_operators,
     refine_orientations,
 )
 from synthebsd.analyze._metrics import indexing_summary, orientation_error_map, pattern_ncc
@@ -31,7 +33,9 @@ __all__ = [
     "plot_error_map",
     "plot_ipf_key",
     "plot_ipf_map",
+    "plot_master_pattern",
     "plot_region_map",
     "preprocess_patterns",
+    "pseudo_symmetry_operators",
     "refine_orientations",
 ]

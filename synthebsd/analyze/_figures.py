@@ -23,6 +23,7 @@ __all__ = [
     "plot_error_map",
     "plot_ipf_key",
     "plot_ipf_map",
+    "plot_master_pattern",
     "plot_region_map",
 ]
 
@@ -147,6 +148,27 @@ def plot_region_map(truth: CrystalMap, path: str | Path) -> None:
     ax.set_xlabel("x (µm)")
     ax.set_ylabel("y (µm)")
     _save(fig, Path(path))
+
+
+def plot_master_pattern(path: str | Path, png_path: str | Path, title: str = "") -> None:
+    """Both hemispheres of an EMsoft-layout master-pattern file, stereographic projection.
+
+    The file is read back with kikuchipy (so the picture shows what kikuchipy sees).
+    """
+    import kikuchipy as kp
+
+    fig, axes = plt.subplots(1, 2, figsize=(10, 5.4))
+    for ax, hemisphere in zip(axes, ("upper", "lower"), strict=True):
+        mp = kp.load(path, projection="stereographic", hemisphere=hemisphere)
+        data = np.asarray(mp.data, dtype=float).squeeze()
+        n = data.shape[-1]
+        yy, xx = np.mgrid[-1 : 1 : n * 1j, -1 : 1 : n * 1j]
+        data = np.where(xx**2 + yy**2 <= 1, data, np.nan)
+        ax.imshow(data, cmap="gray", extent=(-1, 1, -1, 1))
+        ax.set_title(f"{mp.phase.name}, {hemisphere} hemisphere")
+        ax.set_axis_off()
+    fig.suptitle(f"{title} master pattern, stereographic projection".strip())
+    _save(fig, Path(png_path))
 
 
 def plot_ipf_key(xmap: CrystalMap, path: str | Path) -> None:

@@ -1,9 +1,10 @@
-"""Master patterns per phase, with an on-disk cache.
+"""Master patterns per phase, from either engine, with an on-disk cache.
 
 A master pattern is always returned as a kikuchipy
 :class:`~kikuchipy.signals.EBSDMasterPattern` in the square Lambert projection with both
 hemispheres and its orix :class:`~orix.crystal_map.Phase`, so later stages do not depend
-on the engine that made it.
+on the engine that made it. Cached files are in EMsoft's HDF5 master-pattern layout, so
+``kikuchipy.load(path, projection="lambert", hemisphere="both")`` reads them too.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import h5py
 import numpy as np
 
 from synthebsd.config import MasterPatternConfig
@@ -23,9 +23,15 @@ if TYPE_CHECKING:
     from kikuchipy.signals import EBSDMasterPattern
     from orix.crystal_map import Phase
 
-__all__ = ["default_cache_dir", "get_master_pattern", "kinematical_master_pattern"]
+__all__ = [
+    "compute_master_pattern",
+    "default_cache_dir",
+    "get_master_pattern",
+    "kinematical_master_pattern",
+    "master_pattern_key",
+]
 
-_CACHE_FORMAT = 1
+_CACHE_FORMAT = 3
 
 
 def default_cache_dir() -> Path:
@@ -44,9 +50,10 @@ def kinematical_master_pattern(
     """Compute a kinematical master pattern with kikuchipy.
 
     Reflectors are all lattice planes with d ≥ ``min_dspacing_angstrom``, reduced to the
-    unique families, kept where the kinematical structure factor \\|F\\| is at least
-    ``structure_factor_cut`` × max \\|F\\|, then expanded to all symmetry-equivalent planes
-    (without that expansion the master pattern lacks equivalent bands).
+    unique families, kept where the kinematical structure factor \\|F\\| (diffsims, with
+    the atoms' Debye–Waller factors) is at least ``structure_factor_cut`` × max \\|F\\|,
+    then expanded to all symmetry-equivalent planes (without that expansion the master
+    pattern lacks equivalent bands).
 
     Parameters
     ----------
@@ -80,12 +87,77 @@ def kinematical_master_pattern(
     ref = ref.symmetrise()
     ref.calculate_theta(energy_kv * 1e3)
     simulator = kp.simulations.KikuchiPatternSimulator(ref)
-    stereographic = simulator.calculate_master_pattern(
+    stereographic = _serial_numba(simulator.calculate_master_pattern)(
         half_size=half_size, hemisphere="both", scaling="linear"
     )
     lambert = stereographic.as_lambert(show_progressbar=False)
-    data = np.asarray(lambert.data, dtype=np.float32)
-    return _wrap(data, phase, energy_kv)
+    return _wrap(np.asarray(lambert.data, dtype=np.float32), phase, energy_kv)
+
+
+def _serial_numba(func):
+    """Run ``func`` with one numba thread.
+
+    kikuchipy 0.13.1's kinematical ``get_pattern`` loops over reflectors with
+    ``numba.prange`` while every thread adds into the same output pixels, a data race:
+    on several cores the master pattern randomly loses intensity (we measured up to 9 %
+    deviation from its own 4-fold symmetry, different on every call). One thread makes
+    it exact and deterministic, at about twice the time on 2 cores.
+    """
+
+    def serial(*args, **kwargs):
+        import numba
+
+        n_threads = numba.get_num_threads()
+        numba.set_num_threads(1)
+        try:
+            return func(*args, **kwargs)
+        finally:
+            numba.set_num_threads(n_threads)
+
+    return serial
+
+
+def compute_master_pattern(
+    phase: Phase, energy_kv: float = 20.0, config: MasterPatternConfig | None = None
+) -> EBSDMasterPattern:
+    """Compute (never from cache) a master pattern with the engine named in ``config``.
+
+    Parameters
+    ----------
+    phase
+        Phase with a full structure; the atoms' ``Uisoequiv`` (Å²) are the Debye–Waller
+        factors both engines use.
+    energy_kv
+        Beam energy in kV.
+    config
+        Engine, Lambert resolution, reflector cut-off and Monte Carlo settings.
+
+    Returns
+    -------
+    master_pattern
+        Lambert projection, both hemispheres, with ``phase`` attached.
+    """
+    config = config or MasterPatternConfig()
+    if config.engine == "kinematical":
+        return kinematical_master_pattern(
+            phase,
+            energy_kv,
+            config.half_size_px,
+            config.min_dspacing_angstrom,
+            config.structure_factor_cut,
+        )
+    from synthebsd.simulate._dynamical import dynamical_master_pattern
+
+    mp = dynamical_master_pattern(
+        phase,
+        energy_kv,
+        half_size=config.half_size_px,
+        min_dspacing_nm=config.min_dspacing_angstrom / 10,
+        n_electrons=config.n_electrons,
+        seed=config.monte_carlo_seed,
+        show_progressbar=True,
+    )
+    return _wrap(np.asarray(mp.data, dtype=np.float32), phase, energy_kv)
 
 
 def _wrap(data: np.ndarray, phase: Phase, energy_kv: float) -> EBSDMasterPattern:
@@ -96,27 +168,43 @@ def _wrap(data: np.ndarray, phase: Phase, energy_kv: float) -> EBSDMasterPattern
     return mp
 
 
-def _cache_key(phase: Phase, energy_kv: float, config: MasterPatternConfig) -> dict:
+def master_pattern_key(phase: Phase, energy_kv: float, config: MasterPatternConfig) -> dict:
+    """Everything a master pattern depends on, as a JSON-comparable dictionary."""
     import kikuchipy
 
-    structure = [
-        (a.element, [round(float(x), 6) for x in a.xyz], round(float(a.occupancy), 6))
+    atoms = [
+        (
+            a.element,
+            [round(float(x), 6) for x in a.xyz],
+            round(float(a.occupancy), 6),
+            round(float(a.Uisoequiv), 6),
+        )
         for a in phase.structure
     ]
-    lattice = [round(float(v), 6) for v in phase.structure.lattice.abcABG()]
     key = {
         "format": _CACHE_FORMAT,
         "phase": phase.name,
         "space_group": int(phase.space_group.number),
-        "lattice_angstrom_deg": lattice,
-        "atoms": structure,
+        "lattice_angstrom_deg": [round(float(v), 6) for v in phase.structure.lattice.abcABG()],
+        "atoms_element_xyz_occupancy_uiso_angstrom2": atoms,
         "energy_kv": round(float(energy_kv), 4),
         "engine": config.engine,
         "half_size": config.half_size_px,
         "min_dspacing_angstrom": config.min_dspacing_angstrom,
-        "structure_factor_cut": config.structure_factor_cut,
-        "kikuchipy": kikuchipy.__version__,
     }
+    if config.engine == "kinematical":
+        key |= {
+            "structure_factor_cut": config.structure_factor_cut,
+            "kikuchipy": kikuchipy.__version__,
+        }
+    else:
+        from importlib.metadata import version
+
+        key |= {
+            "n_electrons": config.n_electrons,
+            "monte_carlo_seed": config.monte_carlo_seed,
+            "de_ebsd": version("de-ebsd"),
+        }
     # Round trip through JSON so the key compares equal to the one read back from a file.
     return json.loads(json.dumps(key, sort_keys=True))
 
@@ -127,33 +215,20 @@ def _cache_path(cache_dir: Path, key: dict) -> Path:
 
 
 def _read_cached(path: Path, key: dict) -> np.ndarray | None:
-    """Return cached data, or None if the file is missing, corrupt or for another key."""
+    """Cached Lambert data, or None if missing, damaged (checksum) or for another key."""
+    import kikuchipy as kp
+
+    from synthebsd.datasets._emsoft import read_emsoft_metadata
+
     if not path.exists():
         return None
     try:
-        with h5py.File(path, "r") as f:
-            stored_key = json.loads(f.attrs["key"])
-            data = f["lambert"][()]
-            checksum = f.attrs["sha256"]
-    except (OSError, KeyError, ValueError, json.JSONDecodeError):
+        if read_emsoft_metadata(path, verify_data=True).get("key") != key:
+            return None
+        mp = kp.load(path, projection="lambert", hemisphere="both")
+    except (ValueError, OSError, KeyError):
         return None
-    if stored_key != key or hashlib.sha256(data.tobytes()).hexdigest() != checksum:
-        return None
-    return data
-
-
-def _write_cached(path: Path, key: dict, data: np.ndarray) -> None:
-    """Write atomically: a temporary file in the same folder, then a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{path.stem}.partial-{os.getpid()}.h5")
-    try:
-        with h5py.File(tmp, "w") as f:
-            f.create_dataset("lambert", data=data)
-            f.attrs["key"] = json.dumps(key, sort_keys=True)
-            f.attrs["sha256"] = hashlib.sha256(data.tobytes()).hexdigest()
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    return np.asarray(mp.data, dtype=np.float32)
 
 
 def get_master_pattern(
@@ -164,10 +239,11 @@ def get_master_pattern(
 ) -> EBSDMasterPattern:
     """Return the master pattern of a phase, computing it only if not cached.
 
-    The cache key holds the phase's structure, the engine, the energy, the Lambert
-    resolution, the reflector cut-offs and the kikuchipy version. A cached file whose key
-    or checksum does not match (for example a truncated or corrupted file) is recomputed
-    and overwritten, never used.
+    The cache key (:func:`master_pattern_key`) holds the phase's structure and
+    Debye–Waller factors, the engine and its version, the energy, the Lambert
+    resolution, the reflector cut-off and the Monte Carlo settings; it is stored in the
+    file with a checksum of the data. A file whose key or checksum does not match (for
+    example a truncated or corrupted one) is recomputed and replaced, never used.
 
     Parameters
     ----------
@@ -178,28 +254,23 @@ def get_master_pattern(
     config
         Engine and resolution; defaults to :class:`~synthebsd.config.MasterPatternConfig`.
     cache_dir
-        Cache folder; default :func:`default_cache_dir`. ``False``-like values are not
-        accepted: pass a temporary folder to avoid the user cache.
+        Cache folder; default :func:`default_cache_dir`.
 
     Returns
     -------
     master_pattern
         Lambert projection, both hemispheres, with ``phase`` attached.
     """
+    from synthebsd.datasets._emsoft import write_emsoft_master_pattern
+
     config = config or MasterPatternConfig()
     cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-    key = _cache_key(phase, energy_kv, config)
+    key = master_pattern_key(phase, energy_kv, config)
     path = _cache_path(cache_dir, key)
     data = _read_cached(path, key)
-    if data is None:
-        print(f"Computing {config.engine} master pattern of {phase.name} at {energy_kv:g} kV ...")
-        mp = kinematical_master_pattern(
-            phase,
-            energy_kv=energy_kv,
-            half_size=config.half_size_px,
-            min_dspacing_angstrom=config.min_dspacing_angstrom,
-            structure_factor_cut=config.structure_factor_cut,
-        )
-        _write_cached(path, key, np.asarray(mp.data, dtype=np.float32))
-        return mp
-    return _wrap(data, phase, energy_kv)
+    if data is not None:
+        return _wrap(data, phase, energy_kv)
+    print(f"Computing {config.engine} master pattern of {phase.name} at {energy_kv:g} kV ...")
+    mp = compute_master_pattern(phase, energy_kv, config)
+    write_emsoft_master_pattern(path, mp, energy_kv, {"key": key})
+    return mp

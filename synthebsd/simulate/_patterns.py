@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from orix.crystal_map import CrystalMap
 
 __all__ = [
+    "smooth_master_pattern",
     "backscatter_background",
     "make_detector",
     "project_kikuchi_signal",
@@ -101,19 +102,100 @@ def backscatter_background(detector: EBSDDetector, sigma_deg: float = 35.0) -> n
     return np.exp(-0.5 * (angle / np.deg2rad(sigma_deg)) ** 2)
 
 
+def smooth_master_pattern(
+    master_pattern: EBSDMasterPattern, detector: EBSDDetector, psf_sigma_px: float = 0.5
+) -> EBSDMasterPattern:
+    """Smooth a master pattern to about the angular resolution of the detector.
+
+    An indexer's model, not the renderer's physics: dictionary indexing and refinement
+    project with kikuchipy, which samples the master pattern at one direction per
+    detector pixel. Dynamical Li has lines far sharper than a 60 × 60 pixel, so a model
+    sampled that way is aliased and a 3° dictionary misses most Li patterns (40 % within
+    2° on the demo's Li; 72 % after smoothing, 95 % after refinement). We approximate the
+    pixel's solid angle (box, variance 1/12 px²) and the point spread ``psf_sigma_px``
+    with one Gaussian on the Lambert master pattern, of σ = √(1/12 + psf²) detector
+    pixels converted to Lambert pixels at the projection centre (a detector pixel
+    subtends 1 / (PCz · rows) rad, Bruker PCz; a Lambert pixel √(2π) / n rad). The
+    square Lambert projection is not conformal, so this blur is slightly anisotropic and
+    differs between symmetry-equivalent regions (for Cu, symmetry-equivalent patterns
+    drop from NCC 0.998 to about 0.9); the renderer therefore integrates pixels in the
+    detector plane instead (:func:`project_kikuchi_signal`).
+
+    Parameters
+    ----------
+    master_pattern
+        Lambert master pattern, both hemispheres.
+    detector
+        Detector whose pixel size sets the blur (Bruker projection centre).
+    psf_sigma_px
+        Point-spread σ in detector pixels.
+
+    Returns
+    -------
+    master_pattern
+        A new, smoothed master pattern (the input is unchanged). Near the hemisphere
+        edges the blur reflects at the equator.
+    """
+    from kikuchipy.signals import EBSDMasterPattern
+    from scipy.ndimage import gaussian_filter
+
+    pcz = float(np.asarray(detector.pcz).ravel()[0])
+    detector_px_rad = 1.0 / (pcz * detector.nrows)
+    data = np.asarray(master_pattern.data, dtype=np.float32)
+    lambert_px_rad = np.sqrt(2 * np.pi) / data.shape[-1]
+    sigma = np.sqrt(1 / 12 + psf_sigma_px**2) * detector_px_rad / lambert_px_rad
+    blurred = np.stack([gaussian_filter(h, sigma, mode="reflect") for h in data])
+    out = EBSDMasterPattern(
+        blurred, projection="lambert", hemisphere="both", phase=master_pattern.phase.deepcopy()
+    )
+    energy = master_pattern.metadata.get_item("Simulation.EBSD_master_pattern.energy_kv")
+    if energy is not None:
+        out.metadata.set_item("Simulation.EBSD_master_pattern.energy_kv", energy)
+    return out
+
+
 def project_kikuchi_signal(
-    master_pattern: EBSDMasterPattern, rotations, detector: EBSDDetector, energy_kv: float
+    master_pattern: EBSDMasterPattern,
+    rotations,
+    detector: EBSDDetector,
+    energy_kv: float,
+    oversample: int = 1,
+    psf_sigma_px: float = 0.0,
 ) -> np.ndarray:
     """Project rotations from a master pattern; returns k̃ in [-1, 1], shape (n, rows, cols).
 
     Uses kikuchipy's :meth:`~kikuchipy.signals.EBSDMasterPattern.get_patterns` (Bruker
-    projection centre of ``detector``); scales by the master pattern's mean and 3 standard
-    deviations so band contrast is the same for every orientation.
+    projection centre of ``detector``). With ``oversample`` = k > 1 the pattern is
+    projected on a k-times finer detector with the same projection centre and averaged
+    over k × k blocks, which integrates each pixel over its solid angle; the scintillator
+    and optics point spread is then a Gaussian of σ = ``psf_sigma_px`` detector pixels.
+    Both act in the detector plane, so symmetry-equivalent orientations stay equivalent.
+    The result is scaled by the master pattern's mean and 3 standard deviations so that
+    band contrast is the same for every orientation.
     """
+    from scipy.ndimage import gaussian_filter
+
+    fine = detector
+    if oversample > 1:
+        from kikuchipy.detectors import EBSDDetector
+
+        fine = EBSDDetector(
+            shape=(detector.nrows * oversample, detector.ncols * oversample),
+            pc=detector.pc,
+            sample_tilt=detector.sample_tilt,
+            tilt=detector.tilt,
+            azimuthal=detector.azimuthal,
+            twist=detector.twist,
+            convention="bruker",
+        )
     sim = master_pattern.get_patterns(
-        rotations, detector, energy=energy_kv, compute=True, show_progressbar=False
+        rotations, fine, energy=energy_kv, compute=True, show_progressbar=False
     )
-    data = np.asarray(sim.data, dtype=np.float32).reshape(-1, *detector.shape)
+    rows, cols = detector.shape
+    data = np.asarray(sim.data, dtype=np.float32).reshape(-1, rows, oversample, cols, oversample)
+    data = data.mean(axis=(2, 4))
+    if psf_sigma_px > 0:
+        data = gaussian_filter(data, (0, psf_sigma_px, psf_sigma_px), mode="nearest")
     mp_data = np.asarray(master_pattern.data, dtype=np.float64)
     mean, std = mp_data.mean(), mp_data.std()
     return np.clip((data - mean) / (3 * std), -1.0, 1.0)
@@ -161,7 +243,12 @@ def render_patterns(
         sel = np.nonzero(phase_id == pid)[0]
         if sel.size:
             kikuchi[sel] = project_kikuchi_signal(
-                mp, xmap.rotations[index[sel]], detector, energy_kv
+                mp,
+                xmap.rotations[index[sel]],
+                detector,
+                energy_kv,
+                config.oversample,
+                config.psf_sigma_px,
             )
     missing = set(np.unique(phase_id[phase_id >= 0]).tolist()) - set(master_patterns)
     if missing:

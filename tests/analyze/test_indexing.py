@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 from kikuchipy.signals import EBSD
-from orix.crystal_map import CrystalMap, PhaseList
-from orix.quaternion import Orientation
+from orix.crystal_map import CrystalMap, Phase, PhaseList
+from orix.quaternion import Orientation, Rotation
 
 from synthebsd.analyze import (
     dictionary_index,
@@ -109,3 +109,24 @@ def test_result_map_copies_geometry(li_case, detector):
         patterns, [mp], detector, 20.0, resolution_deg=8.0, min_score=-1, like=like
     )
     assert di.xmap.shape == (4, 6) and di.xmap.dx == 0.5
+
+
+def test_refinement_escapes_sigma3_pseudo_symmetry(li_case, detector):
+    """Started 60° about [111] from the truth, refinement finds the truth only when it also
+    tries the pseudo-symmetric variants."""
+    from synthebsd.analyze import pseudo_symmetry_operators
+
+    mp, rot, patterns = li_case
+    sigma3 = Rotation.from_axes_angles([1, 1, 1], np.deg2rad(60))
+    start = CrystalMap(
+        rotations=sigma3 * rot,
+        phase_id=np.zeros(rot.size, int),
+        phase_list=PhaseList(mp.phase),
+        prop={"scores": np.zeros(rot.size)},
+    )
+    with_ops = refine_orientations(patterns, start, [mp], detector, 20.0, pseudo_symmetry=True)
+    without = refine_orientations(patterns, start, [mp], detector, 20.0, pseudo_symmetry=False)
+    assert np.median(_errors(rot, with_ops.xmap, mp.phase)) < 0.3
+    assert np.median(_errors(rot, without.xmap, mp.phase)) > 55
+    assert pseudo_symmetry_operators(mp.phase).size == 4
+    assert pseudo_symmetry_operators(Phase(point_group="6/mmm")) is None

@@ -1,14 +1,18 @@
+from pathlib import Path
+
 import h5py
+import kikuchipy as kp
 import numpy as np
+import pytest
 
 from synthebsd.config import MasterPatternConfig
 from synthebsd.phases import get_phase
-from synthebsd.simulate import get_master_pattern
-from synthebsd.simulate._master_pattern import _cache_key, _cache_path
+from synthebsd.simulate import get_master_pattern, master_pattern_key
+from synthebsd.simulate._master_pattern import _cache_path
 
 
-def test_master_pattern_is_lambert_both_hemispheres(master_patterns):
-    n = 2 * MasterPatternConfig().half_size_px + 1
+def test_master_pattern_is_lambert_both_hemispheres(master_patterns, mp_config):
+    n = 2 * mp_config.half_size_px + 1
     for name, mp in master_patterns.items():
         assert mp.projection == "lambert" and mp.hemisphere == "both"
         assert mp.phase.name == name
@@ -16,49 +20,72 @@ def test_master_pattern_is_lambert_both_hemispheres(master_patterns):
         assert np.isfinite(mp.data).all() and mp.data.std() > 0
 
 
-def test_cache_hit_and_corruption_rebuild(tmp_path):
-    cfg = MasterPatternConfig(half_size_px=60)
+@pytest.mark.parametrize("engine", ["kinematical", "dynamical"])
+def test_cache_hit_and_corruption_rebuild(tmp_path, engine):
+    cfg = MasterPatternConfig(
+        engine=engine, half_size_px=40, n_electrons=5000, min_dspacing_angstrom=1.0
+    )
     phase = get_phase("Cu")
     first = get_master_pattern(phase, 20.0, cfg, tmp_path)
-    path = _cache_path(tmp_path, _cache_key(phase, 20.0, cfg))
+    path = _cache_path(tmp_path, master_pattern_key(phase, 20.0, cfg))
     assert path.is_file()
+    # The cache file is an EMsoft master-pattern file kikuchipy reads on its own.
+    loaded = kp.load(path, projection="lambert", hemisphere="both")
+    assert np.allclose(loaded.data, first.data)
     mtime = path.stat().st_mtime_ns
     second = get_master_pattern(phase, 20.0, cfg, tmp_path)
     assert path.stat().st_mtime_ns == mtime  # read, not recomputed
     assert np.array_equal(first.data, second.data)
 
-    # Flip values inside the stored array: the checksum no longer matches.
+    # Change values inside the stored array: the checksum no longer matches.
     with h5py.File(path, "r+") as f:
-        f["lambert"][0, 10, :] = 123.0
+        f["EMData/EBSDmaster/mLPNH"][..., 10, :] = 123.0
     rebuilt = get_master_pattern(phase, 20.0, cfg, tmp_path)
     assert np.array_equal(rebuilt.data, first.data)
+    assert path.stat().st_mtime_ns != mtime
 
     # Truncate the file: unreadable, so rebuilt too.
     raw = path.read_bytes()
     path.write_bytes(raw[: len(raw) // 3])
     rebuilt = get_master_pattern(phase, 20.0, cfg, tmp_path)
     assert np.array_equal(rebuilt.data, first.data)
-    with h5py.File(path, "r") as f:
-        assert f["lambert"].shape == (2, 121, 121)
+    assert not list(tmp_path.glob("*partial*"))
 
 
-def test_cache_key_changes_with_parameters():
-    phase = get_phase("Li")
+def test_cache_key_changes_with_every_parameter():
+    li = get_phase("Li")
+    base = MasterPatternConfig(engine="dynamical")
     keys = {
-        _cache_path(
-            __import__("pathlib").Path("."),
-            _cache_key(phase, e, MasterPatternConfig(half_size_px=h)),
-        )
-        for e in (15.0, 20.0)
-        for h in (100, 250)
+        _cache_path(Path("."), master_pattern_key(phase, energy, cfg))
+        for phase, energy, cfg in [
+            (li, 20.0, base),
+            (li, 15.0, base),
+            (get_phase("Li", temperature_k=100.0), 20.0, base),  # Debye–Waller factor
+            (li, 20.0, base.model_copy(update={"engine": "kinematical"})),
+            (li, 20.0, base.model_copy(update={"half_size_px": 250})),
+            (li, 20.0, base.model_copy(update={"n_electrons": 10_000})),
+            (li, 20.0, base.model_copy(update={"min_dspacing_angstrom": 0.7})),
+        ]
     }
-    assert len(keys) == 4
+    assert len(keys) == 7
+    key = master_pattern_key(li, 20.0, base)
+    assert "de_ebsd" in key and key["engine"] == "dynamical"
 
 
-def test_master_pattern_bands_follow_structure_factor(master_patterns):
-    # BCC Li: {100} is kinematically forbidden, {110} allowed. Along [100] the master
-    # pattern centre is a 4-fold zone axis, so the upper hemisphere is symmetric under a
-    # 90° rotation about the projection centre and mirror lines.
+def test_kinematical_master_pattern_symmetry(master_patterns):
+    # Looking down [001] (the Lambert centre) cubic patterns have a 4-fold axis and mirrors.
     upper = np.asarray(master_patterns["Li"].data[0])
     assert np.allclose(upper, np.rot90(upper), atol=1e-3 * upper.max())
     assert np.allclose(upper, upper[::-1], atol=1e-3 * upper.max())
+
+
+def test_kinematical_master_pattern_is_deterministic():
+    # kikuchipy's parallel kinematical loop races on several cores; ours runs it serially.
+    from synthebsd.simulate import kinematical_master_pattern
+
+    runs = [
+        np.asarray(kinematical_master_pattern(get_phase("Li"), 20.0, 120).data) for _ in range(3)
+    ]
+    assert np.array_equal(runs[0], runs[1]) and np.array_equal(runs[0], runs[2])
+    upper = runs[0][0]
+    assert np.array_equal(upper, np.rot90(upper))
