@@ -39,6 +39,66 @@ def demo(
     typer.echo(f"\nOutputs written to {out.resolve()}")
 
 
+@app.command("index")
+def index(
+    file: Path = typer.Argument(..., help="pattern map any kikuchipy.load reads"),
+    phase: list[str] = typer.Option(..., "--phase", help="candidate phase (repeat for more)"),
+    out: Path = typer.Option(..., "--out", help="output folder"),
+    method: str = typer.Option("dictionary", "--method", help="dictionary or hough"),
+    refine: bool = typer.Option(False, "--refine", help="refine orientations (NCC, Nelder-Mead)"),
+    pc: tuple[float, float, float] | None = typer.Option(
+        None, "--pc", help="projection centre PCx PCy PCz, Bruker convention (default: file's)"
+    ),
+    sample_tilt: float | None = typer.Option(
+        None, "--sample-tilt", help="sample tilt in degrees (default: file's)"
+    ),
+    energy: float = typer.Option(20.0, "--energy", help="beam energy in kV"),
+    engine: str = typer.Option("dynamical", "--engine", help="dynamical (de-ebsd) or kinematical"),
+    resolution: float = typer.Option(3.0, "--resolution", help="dictionary sampling in degrees"),
+    half_size: int = typer.Option(500, "--half-size", help="master-pattern Lambert half width"),
+    min_score: float = typer.Option(0.2, "--min-score", help="NCC below which: not indexed"),
+    smooth: bool = typer.Option(
+        True, "--smooth/--no-smooth", help="smooth master patterns to the detector resolution"
+    ),
+    cache_dir: Path | None = typer.Option(None, "--cache-dir", help="master-pattern cache folder"),
+) -> None:
+    """Index a measured map with the validated pipeline; write maps, figures and summary.json.
+
+    Writes METHOD.h5 (orix map), METHOD_ipf.png, METHOD_score.png (and refined.* with
+    --refine) and summary.json to --out.
+    """
+    from pydantic import ValidationError
+
+    from synthebsd.analyze import index_map
+
+    try:
+        summary = index_map(
+            file,
+            phase,
+            method=method,
+            refine=refine,
+            out_dir=out,
+            pc_bruker=pc,
+            sample_tilt_deg=sample_tilt,
+            energy_kv=energy,
+            engine=engine,
+            dictionary_resolution_deg=resolution,
+            cache_dir=cache_dir,
+            half_size_px=half_size,
+            min_score=min_score,
+            smooth=smooth,
+        )
+    except (FileNotFoundError, ValueError, ValidationError) as e:
+        typer.echo(f"error: {' '.join(str(e).split()) or type(e).__name__}", err=True)
+        raise typer.Exit(2) from e
+    typer.echo(
+        f"{summary['n_patterns']} patterns, {summary['final']}: "
+        f"{100 * summary['fraction_indexed']:.1f} % indexed, mean {summary['score']} "
+        f"{summary['mean_score']}, {summary['patterns_per_second']:.1f} patterns/s ({method})"
+    )
+    typer.echo(f"Outputs written to {out.resolve()}")
+
+
 @app.command("masterpattern")
 def masterpattern(
     phase: str = typer.Argument(..., help="phase name, e.g. Li, Na, Cu"),

@@ -119,14 +119,46 @@ def _cubic(a: float) -> tuple[float, float, float, float, float, float]:
 _PHASES: dict[str, PhaseSpec] = {
     spec.name: spec
     for spec in (
-        PhaseSpec("Li", 229, _cubic(3.51), (AtomSite("Li", (0, 0, 0)),),
-                  "Berliner & Werner 1986; Θ_D Kittel", "tab:blue", 6.94, 344.0),
-        PhaseSpec("Na", 229, _cubic(4.29), (AtomSite("Na", (0, 0, 0)),),
-                  "Barrett 1956; Θ_D Kittel", "tab:purple", 22.990, 158.0),
-        PhaseSpec("Cu", 225, _cubic(3.615), (AtomSite("Cu", (0, 0, 0)),),
-                  "Swanson & Tatge 1953; Θ_D Kittel", "tab:orange", 63.546, 343.0),
-        PhaseSpec("Ni", 225, _cubic(3.524), (AtomSite("Ni", (0, 0, 0)),),
-                  "Swanson & Tatge 1953; Θ_D Kittel", "tab:green", 58.693, 450.0),
+        PhaseSpec(
+            "Li",
+            229,
+            _cubic(3.51),
+            (AtomSite("Li", (0, 0, 0)),),
+            "Berliner & Werner 1986; Θ_D Kittel",
+            "tab:blue",
+            6.94,
+            344.0,
+        ),
+        PhaseSpec(
+            "Na",
+            229,
+            _cubic(4.29),
+            (AtomSite("Na", (0, 0, 0)),),
+            "Barrett 1956; Θ_D Kittel",
+            "tab:purple",
+            22.990,
+            158.0,
+        ),
+        PhaseSpec(
+            "Cu",
+            225,
+            _cubic(3.615),
+            (AtomSite("Cu", (0, 0, 0)),),
+            "Swanson & Tatge 1953; Θ_D Kittel",
+            "tab:orange",
+            63.546,
+            343.0,
+        ),
+        PhaseSpec(
+            "Ni",
+            225,
+            _cubic(3.524),
+            (AtomSite("Ni", (0, 0, 0)),),
+            "Swanson & Tatge 1953; Θ_D Kittel",
+            "tab:green",
+            58.693,
+            450.0,
+        ),
     )
 }
 

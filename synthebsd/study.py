@@ -22,6 +22,7 @@ import yaml
 
 from synthebsd import __version__
 from synthebsd.analyze import (
+    crystalline_phases,
     dictionary_index,
     hough_index,
     indexing_summary,
@@ -126,8 +127,7 @@ def run_study(
     timings["patterns_s"] = time.perf_counter() - t
 
     patterns = preprocess_patterns(signal)
-    phase_list = truth.phases.deepcopy()
-    phase_list = phase_list[[i for i in phase_list.ids if i >= 0]]
+    phase_list = crystalline_phases(truth.phases)
     idx_cfg = config.indexing
     # Dictionaries from the engine that made the patterns; with dynamical patterns also
     # from kinematical master patterns, the usual shortcut, to show what it costs.

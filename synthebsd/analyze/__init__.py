@@ -1,5 +1,6 @@
 """Indexing (Hough, dictionary, refinement), errors against truth, and figures."""
 
+from synthebsd.analyze._experimental import index_map
 from synthebsd.analyze._figures import (
     ipf_rgb,
     plot_error_histogram,
@@ -12,6 +13,7 @@ from synthebsd.analyze._figures import (
 from synthebsd.analyze._indexing import (
     HOUGH_REFLECTORS,
     IndexingResult,
+    crystalline_phases,
     dictionary_index,
     hough_index,
     preprocess_patterns,
@@ -23,8 +25,10 @@ from synthebsd.analyze._metrics import indexing_summary, orientation_error_map, 
 __all__ = [
     "HOUGH_REFLECTORS",
     "IndexingResult",
+    "crystalline_phases",
     "dictionary_index",
     "hough_index",
+    "index_map",
     "indexing_summary",
     "ipf_rgb",
     "orientation_error_map",

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 __all__ = [
     "HOUGH_REFLECTORS",
     "IndexingResult",
+    "crystalline_phases",
     "dictionary_index",
     "hough_index",
     "preprocess_patterns",
@@ -96,6 +97,15 @@ def preprocess_patterns(signal: EBSD) -> EBSD:
     )
     flat.remove_dynamic_background(show_progressbar=False)
     return flat
+
+
+def crystalline_phases(phase_list: PhaseList) -> PhaseList:
+    """A copy of ``phase_list`` without orix's ``not_indexed`` entry (id -1).
+
+    (Indexing a PhaseList with one id returns a Phase, so the list is rebuilt.)
+    """
+    ids = [i for i in phase_list.ids if i >= 0]
+    return PhaseList(phases=[phase_list[i].deepcopy() for i in ids], ids=ids)
 
 
 def _as_map(
@@ -258,14 +268,18 @@ def refine_orientations(
     Returns
     -------
     result
-        Copy of ``xmap`` with refined rotations and ``scores`` and a ``num_evals``
-        property (pattern comparisons per point).
+        Copy of ``xmap`` (its grid and properties) with refined rotations, ``scores``
+        (NCC; NaN where not indexed if ``xmap`` had no scores, as after Hough) and a
+        ``num_evals`` property (pattern comparisons per point, 0 where not indexed).
     """
     import kikuchipy as kp
 
     data = np.asarray(patterns.data).reshape(xmap.size, *detector.shape)
     rotations = xmap.rotations.data.copy()
-    scores = np.asarray(xmap.prop["scores"], dtype=np.float64).copy()
+    if "scores" in xmap.prop:
+        scores = np.asarray(xmap.prop["scores"], dtype=np.float64).copy()
+    else:
+        scores = np.full(xmap.size, np.nan)
     num_evals = np.zeros(xmap.size, dtype=np.int64)
     t0 = time.perf_counter()
     for pid, mp in enumerate(master_patterns):
@@ -296,15 +310,8 @@ def refine_orientations(
         scores[idx] = refined.prop["scores"]
         num_evals[idx] = refined.prop["num_evals"]
     seconds = time.perf_counter() - t0
-    phase_list = xmap.phases.deepcopy()
-    if -1 in phase_list.ids:
-        phase_list = phase_list[[i for i in phase_list.ids if i != -1]]
-    out = _as_map(
-        rotations,
-        xmap.phase_id.copy(),
-        phase_list,
-        {"scores": scores, "num_evals": num_evals},
-        xmap if xmap.ndim == 2 else None,
-    )
+    prop = {k: np.asarray(v).copy() for k, v in xmap.prop.items()}
+    prop.update(scores=scores, num_evals=num_evals)
+    out = _as_map(rotations, xmap.phase_id.copy(), crystalline_phases(xmap.phases), prop, xmap)
     n_refined = int((xmap.phase_id >= 0).sum())
     return IndexingResult(out, seconds, n_refined)

@@ -264,7 +264,11 @@ def dynamical_master_pattern(
             bar.refresh()
 
     try:
-        result = simulator.compute(device="cpu", dtype=torch.float32, progress=_progress)
+        # Batches of 8,192 beam directions (de-ebsd's default puts a whole master
+        # pattern in one batch): the progress bar then moves during a long run.
+        result = simulator.compute(
+            device="cpu", dtype=torch.float32, progress=_progress, chunk_size=8192
+        )
     finally:
         if bar is not None:
             bar.close()

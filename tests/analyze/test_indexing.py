@@ -130,3 +130,20 @@ def test_refinement_escapes_sigma3_pseudo_symmetry(li_case, detector):
     assert np.median(_errors(rot, without.xmap, mp.phase)) > 55
     assert pseudo_symmetry_operators(mp.phase).size == 4
     assert pseudo_symmetry_operators(Phase(point_group="6/mmm")) is None
+
+
+def test_refinement_with_one_phase_and_unindexed_points(li_case, detector):
+    """A map with one phase and not-indexed points (orix adds id -1) refines."""
+    mp, rot, patterns = li_case
+    phase_id = np.zeros(rot.size, int)
+    phase_id[:3] = -1
+    start = CrystalMap(
+        rotations=rot,
+        phase_id=phase_id,
+        phase_list=PhaseList(mp.phase),
+        prop={"scores": np.zeros(rot.size)},
+    )
+    out = refine_orientations(patterns, start, [mp], detector, 20.0, pseudo_symmetry=False)
+    assert np.array_equal(out.xmap.phase_id, phase_id)
+    assert out.xmap.phases.names[-1] == "Li"
+    assert np.median(_errors(rot[3:], out.xmap[3:], mp.phase)) < 0.2
