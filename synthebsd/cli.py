@@ -55,7 +55,9 @@ def index(
     energy: float = typer.Option(20.0, "--energy", help="beam energy in kV"),
     engine: str = typer.Option("dynamical", "--engine", help="dynamical (de-ebsd) or kinematical"),
     resolution: float = typer.Option(3.0, "--resolution", help="dictionary sampling in degrees"),
-    half_size: int = typer.Option(500, "--half-size", help="master-pattern Lambert half width"),
+    half_size: int | None = typer.Option(
+        None, "--half-size", help="master-pattern Lambert half width (default: the phase's)"
+    ),
     min_score: float = typer.Option(0.2, "--min-score", help="NCC below which: not indexed"),
     smooth: bool = typer.Option(
         True, "--smooth/--no-smooth", help="smooth master patterns to the detector resolution"
@@ -105,7 +107,9 @@ def masterpattern(
     out: Path = typer.Option(..., "--out", help="output .h5 file (EMsoft master-pattern layout)"),
     engine: str = typer.Option("dynamical", "--engine", help="dynamical (de-ebsd) or kinematical"),
     energy: float = typer.Option(20.0, "--energy", help="beam energy in kV"),
-    half_size: int = typer.Option(500, "--half-size", help="Lambert half width in pixels"),
+    half_size: int | None = typer.Option(
+        None, "--half-size", help="Lambert half width in pixels (default: 1000 for Li, Na; 500)"
+    ),
     temperature: float = typer.Option(293.0, "--temperature", help="K, for Debye–Waller factors"),
     cache_dir: Path | None = typer.Option(None, "--cache-dir", help="master-pattern cache folder"),
 ) -> None:

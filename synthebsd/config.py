@@ -81,12 +81,12 @@ class MasterPatternConfig(_Strict):
     """
 
     engine: Literal["dynamical", "kinematical"] = "dynamical"
-    half_size_px: int = Field(
-        500,
+    half_size_px: int | None = Field(
+        None,
         ge=25,
-        le=1000,
-        description="Lambert half width in pixels; 500 keeps kinematical symmetry-equivalent "
-        "patterns at NCC ≥ 0.99 (0.985 at 250: resampling from the stereographic projection)",
+        le=2000,
+        description="Lambert half width in pixels; None: the phase's default resolution "
+        "(synthebsd.simulate.lambert_half_size: 1000 for dynamical Li and Na, else 500)",
     )
     min_dspacing_angstrom: float = Field(0.5, gt=0.1, le=3.0, description="smallest d in Å")
     structure_factor_cut: float = Field(

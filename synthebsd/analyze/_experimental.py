@@ -217,7 +217,7 @@ def index_map(
     engine: Literal["dynamical", "kinematical"] = "dynamical",
     dictionary_resolution_deg: float = 3.0,
     cache_dir: str | Path | None = None,
-    half_size_px: int = 500,
+    half_size_px: int | None = None,
     min_score: float = 0.2,
     min_confidence: float = 0.3,
     smooth: bool = True,
@@ -251,7 +251,8 @@ def index_map(
     cache_dir
         Master-pattern cache folder; default ``$SYNTHEBSD_CACHE`` or ``~/.cache/synthebsd``.
     half_size_px
-        Lambert half width of the master patterns in pixels.
+        Lambert half width of the master patterns in pixels; None: each phase's default
+        (:func:`~synthebsd.simulate.lambert_half_size`).
     min_score
         Dictionary NCC below which a point is not indexed (refinement keeps the
         dictionary's decision).
@@ -285,7 +286,7 @@ def index_map(
     from synthebsd.config import MasterPatternConfig
     from synthebsd.datasets import load_patterns, save_crystal_map, save_json
     from synthebsd.phases import get_phase_list
-    from synthebsd.simulate import get_master_pattern, smooth_master_pattern
+    from synthebsd.simulate import get_master_pattern, lambert_half_size, smooth_master_pattern
 
     if method not in ("dictionary", "hough") or not phase_names:
         raise ValueError(f"Need method 'dictionary' or 'hough' (got {method!r}) and a phase")
@@ -345,7 +346,11 @@ def index_map(
         "detector": det_info,
         "static_background": static_bg,
         "energy_kv": float(energy_kv),
-        "master_patterns": {"engine": engine, "half_size_px": half_size_px, "smoothed": smooth}
+        "master_patterns": {
+            "engine": engine,
+            "half_size_px": {ph.name: lambert_half_size(ph, mp_config) for _, ph in phase_list},
+            "smoothed": smooth,
+        }
         if mps
         else None,
         "dictionary_resolution_deg": dictionary_resolution_deg if method == "dictionary" else None,

@@ -5,6 +5,7 @@ from synthebsd.simulate._master_pattern import (
     default_cache_dir,
     get_master_pattern,
     kinematical_master_pattern,
+    lambert_half_size,
     master_pattern_key,
 )
 from synthebsd.simulate._patterns import (
@@ -25,6 +26,7 @@ __all__ = [
     "default_cache_dir",
     "get_master_pattern",
     "kinematical_master_pattern",
+    "lambert_half_size",
     "make_detector",
     "master_pattern_key",
     "project_kikuchi_signal",

@@ -13,6 +13,7 @@ from synthebsd.config import MasterPatternConfig
 from synthebsd.phases import get_phase
 from synthebsd.simulate import (
     compute_master_pattern,
+    lambert_half_size,
     project_kikuchi_signal,
     random_rotations,
     smooth_master_pattern,
@@ -50,16 +51,19 @@ def test_ni_dynamical_matches_emsoft_better_than_kinematical(ni_reference, detec
     assert ncc["dynamical"] > ncc["kinematical"] + 0.1
 
 
-@pytest.mark.parametrize(("name", "min_ncc"), [("Cu", 0.99), ("Na", 0.95), ("Li", 0.95)])
-def test_dynamical_symmetry_equivalents(name, min_ncc, detector):
+@pytest.mark.parametrize("name", ["Cu", "Na", "Li"])
+def test_dynamical_symmetry_equivalents(name, detector):
     """Symmetry-equivalent orientations give the same rendered pattern (pixel integration
-    and PSF in the detector plane, as the renderer does). Li and Na scatter weakly: their
-    lines are sharper than the Lambert grid at this resolution, and de-ebsd samples them
-    on it, so their equivalents agree less well (Li at half size 500: median 0.99,
-    minimum 0.98 over 20 orientations; Na at 300: minimum 0.96)."""
-    mp = compute_master_pattern(
-        get_phase(name), 20.0, MasterPatternConfig(half_size_px=300, **SMALL_DYNAMICAL)
-    )
+    and PSF in the detector plane, as the renderer does), at each phase's default Lambert
+    resolution. Li and Na scatter weakly: their lines are narrower than a Lambert pixel
+    at half size 500 and the sampled master pattern aliases (minimum NCC Li 0.960, Na
+    0.978 there), hence their default of 1000 (measured minimum Li 0.991, Na 0.994)."""
+    phase = get_phase(name)
+    config = MasterPatternConfig(**SMALL_DYNAMICAL)
+    assert lambert_half_size(phase, config) == (500 if name == "Cu" else 1000)
+    if name == "Cu":  # already >= 0.99 at 300, a third of the time of its default 500
+        config = config.model_copy(update={"half_size_px": 300})
+    mp = compute_master_pattern(phase, 20.0, config)
     rot = random_rotations(20, np.random.default_rng(2))
     ops = Rotation(mp.phase.point_group.proper_subgroup.data)
     # 3-fold about [111] and 4-fold about [100]: not on the Lambert grid, so they test
@@ -73,7 +77,7 @@ def test_dynamical_symmetry_equivalents(name, min_ncc, detector):
         assert np.allclose(o1.angle_with(o2, degrees=True), 0, atol=1e-4)
         p1 = project_kikuchi_signal(mp, rot, detector, 20.0, oversample=2, psf_sigma_px=0.5)
         p2 = project_kikuchi_signal(mp, op * rot, detector, 20.0, oversample=2, psf_sigma_px=0.5)
-        assert pattern_ncc(p1, p2).min() >= min_ncc
+        assert pattern_ncc(p1, p2).min() >= 0.99
 
 
 def test_axes_and_hemispheres_agree_between_engines(detector):

@@ -7,13 +7,13 @@ import pytest
 
 from synthebsd.config import MasterPatternConfig
 from synthebsd.phases import get_phase
-from synthebsd.simulate import get_master_pattern, master_pattern_key
+from synthebsd.simulate import get_master_pattern, lambert_half_size, master_pattern_key
 from synthebsd.simulate._master_pattern import _cache_path
 
 
 def test_master_pattern_is_lambert_both_hemispheres(master_patterns, mp_config):
-    n = 2 * mp_config.half_size_px + 1
     for name, mp in master_patterns.items():
+        n = 2 * lambert_half_size(mp.phase, mp_config) + 1
         assert mp.projection == "lambert" and mp.hemisphere == "both"
         assert mp.phase.name == name
         assert mp.data.shape == (2, n, n)
