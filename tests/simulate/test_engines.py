@@ -110,10 +110,12 @@ def test_axes_and_hemispheres_agree_between_engines(detector):
         assert as_computed > np.median(pattern_ncc(project(wrong), reference)) + 0.07
 
 
-def test_hough_indexes_clean_dynamical_li(detector):
-    """With {110}, {200}, {211}, PyEBSDIndex finds ≥ 95 % of clean dynamical Li patterns within 2°."""
+@pytest.mark.parametrize("name", ["Li", "Na"])
+def test_hough_indexes_clean_dynamical_bcc_metal(name, detector):
+    """With {110}, {200}, {211}, PyEBSDIndex finds ≥ 95 % of clean dynamical Li and Na
+    patterns within 2° (PyEBSDIndex's default BCC families mis-index about 40 % of Li)."""
     mp = compute_master_pattern(
-        get_phase("Li"), 20.0, MasterPatternConfig(half_size_px=300, **SMALL_DYNAMICAL)
+        get_phase(name), 20.0, MasterPatternConfig(half_size_px=300, **SMALL_DYNAMICAL)
     )
     rot = random_rotations(100, np.random.default_rng(8))
     clean = project_kikuchi_signal(mp, rot, detector, 20.0, oversample=2, psf_sigma_px=0.5)
