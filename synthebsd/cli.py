@@ -139,3 +139,74 @@ def masterpattern(
     write_emsoft_master_pattern(out, mp, energy, {"key": master_pattern_key(ph, energy, config)})
     plot_master_pattern(out, out.with_suffix(".png"), f"{ph.name} {engine}, {energy:g} kV,")
     typer.echo(f"Wrote {out} and {out.with_suffix('.png')}")
+
+
+@app.command("scene")
+def scene(
+    config: str = typer.Argument(..., help="preset name (cu_li_llzto, ...) or YAML file"),
+    out: Path = typer.Option(..., "--out", help="output folder"),
+    seed: int = typer.Option(0, "--seed", min=0, help="random seed"),
+    sequence: str = typer.Option("none", "--sequence", help="none, plating or stripping"),
+    frames: int = typer.Option(5, "--frames", help="frames of a plating/stripping sequence"),
+) -> None:
+    """Generate a cross-section (or in-situ sequence); write maps, panels and statistics.
+
+    Writes frame_NNN.h5 (orix maps), frame_NNN.png (regions, IPF, grain boundaries,
+    pores), statistics.json (measured next to requested) and config.yaml to --out.
+    """
+    from synthebsd.microstructure import write_microstructure
+
+    try:
+        summary = write_microstructure(config, out, seed, sequence, frames)
+    except ValueError as e:  # ConfigError is a ValueError
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(2) from e
+    typer.echo(
+        f"{summary['name']}: {summary['n_frames']} frame(s) of {summary['shape_px']} px "
+        f"in {summary['timings']['generate_s']:.2f} s"
+    )
+    typer.echo(f"Outputs written to {out.resolve()}")
+
+
+@app.command("gallery")
+def gallery(
+    out: Path = typer.Option(..., "--out", help="output PNG"),
+    phase: str = typer.Option("Li", "--phase", help="phase name, e.g. Li, Na, Cu"),
+    engine: str = typer.Option("dynamical", "--engine", help="dynamical (de-ebsd) or kinematical"),
+    half_size: int = typer.Option(500, "--half-size", help="master-pattern Lambert half width"),
+    euler: tuple[float, float, float] = typer.Option(
+        (30.0, 40.0, 20.0), "--euler", help="Bunge Euler angles in degrees"
+    ),
+    seed: int = typer.Option(0, "--seed", min=0, help="noise seed"),
+    cache_dir: Path | None = typer.Option(None, "--cache-dir", help="master-pattern cache folder"),
+) -> None:
+    """One orientation under increasing dose and damage: camera noise, beam damage, FIB layer."""
+    import numpy as np
+    from orix.quaternion import Rotation
+    from pydantic import ValidationError
+
+    from synthebsd.config import DetectorConfig, MasterPatternConfig
+    from synthebsd.phases import get_phase
+    from synthebsd.simulate import get_master_pattern, make_detector, write_pattern_gallery
+
+    if out.suffix.lower() != ".png":
+        typer.echo(f"error: the output must be a .png file, got {out.name}", err=True)
+        raise typer.Exit(2)
+    try:
+        config = MasterPatternConfig(engine=engine, half_size_px=half_size)
+        ph = get_phase(phase)
+    except (ValidationError, ValueError) as e:
+        typer.echo(f"error: {' '.join(str(e).split())}", err=True)
+        raise typer.Exit(2) from e
+    detector_config = DetectorConfig()
+    mp = get_master_pattern(ph, detector_config.energy_kv, config, cache_dir)
+    rotation = Rotation.from_euler(np.deg2rad(euler))
+    summary = write_pattern_gallery(
+        out, mp, make_detector(detector_config), rotation, detector_config.energy_kv, seed
+    )
+    for row, panels in summary.items():
+        factors = ", ".join(f"{p['contrast_factor']:.2f}" for p in panels)
+        nccs = [p["ncc"] for p in panels if p["ncc"] is not None]
+        ncc = f"; NCC {', '.join(f'{v:.2f}' for v in nccs)}" if nccs else ""
+        typer.echo(f"{row}: contrast factors {factors}{ncc}")
+    typer.echo(f"Wrote {out}")

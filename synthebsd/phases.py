@@ -24,6 +24,55 @@ Lattice parameters (room temperature):
 - Cu, Fm-3m (225), a = 3.615 Å (Swanson & Tatge, NBS Circular 539, 1953).
 - Ni, Fm-3m (225), a = 3.524 Å (Swanson & Tatge, 1953); used to validate against
   kikuchipy's shipped Ni patterns.
+
+Current collectors and solid electrolytes of anode-free cells (room temperature):
+
+- Al, Fm-3m (225), a = 4.0495 Å (Swanson & Tatge, NBS Circular 539 vol. 1, 1953);
+  Θ_D = 428 K (Kittel).
+- ``austenite``: austenitic stainless steel (AISI 304/316L type) modelled as fcc Fe,
+  Fm-3m (225), a = 3.59 Å (Cr–Fe–Ni austenite, ICDD PDF 33-0397: a = 3.591 Å). Cr and Ni
+  (Z = 24, 28) scatter like Fe (Z = 26), so one Fe site is used; Θ_D = 470 K (Kittel's
+  value for Fe, an approximation for the alloy).
+- ``LLZTO``: Li6.5La3Zr1.5Ta0.5O12 garnet, Ia-3d (230), a = 12.94 Å (Li et al.,
+  J. Mater. Chem. 22, 15357, 2012, for x = 0.5 in Li7−xLa3Zr2−xTaxO12). Sites of the cubic
+  garnet (Awaka et al., Chem. Lett. 40, 60, 2011; Logéat et al., Solid State Ionics 206,
+  33, 2012): La 24c (1/8, 0, 1/4); Zr0.75Ta0.25 on 16a (0, 0, 0); O 96h
+  (0.2820, 0.1003, 0.1953); Li1 24d (3/8, 0, 1/4) with occupancy 0.56; Li2 96h
+  (0.0950, 0.6830, 0.5800), its occupancy fixed by the composition: 24·0.56 + 96·g = 52
+  Li per cell, g = 0.4017. B (Å²) typical of neutron refinements: La 0.6, Zr/Ta 0.5,
+  O 1.0, Li1 1.6, Li2 2.4. Bond lengths of this model: Zr–O 2.10 Å, La–O 2.51 Å,
+  Li1–O 1.91 Å.
+- ``LPSCl``: Li6PS5Cl argyrodite, F-43m (216), a = 9.85 Å (Deiseroth et al., Angew.
+  Chem. Int. Ed. 47, 755, 2008). P 4b (1/2, 1/2, 1/2); S1 16e (x, x, x), x = 0.62 (P–S
+  2.05 Å); the "free" anion sites 4a (0, 0, 0) and 4c (1/4, 1/4, 1/4) share Cl and S
+  (Cl 0.6 / S 0.4 on 4a, S 0.6 / Cl 0.4 on 4c; S²⁻/Cl⁻ site disorder of this order is
+  reported by Kraft et al., J. Am. Chem. Soc. 139, 10909, 2017); Li 48h
+  (0.183, 0.183, 0.021) half occupied (24 Li per cell; Li–S 2.44–2.47 Å). B (Å²): P 1.2,
+  S 1.6, Cl 2.0, Li 4.0 (Li is very mobile at room temperature).
+- ``NZSP``: Na3.4Zr2Si2.4P0.6O12 NASICON (x = 2.4 in Na1+xZr2SixP3−xO12; Ma et al.,
+  J. Mater. Chem. A 7, 7766, 2019). Hong's phase diagram (Mater. Res. Bull. 11, 173,
+  1976) gives the rhombohedral structure outside 1.8 ≤ x ≤ 2.2, where a slight monoclinic
+  (C2/c) distortion occurs; here R-3c (167), hexagonal axes, a = 9.07 Å, c = 22.7 Å, the
+  cell of this composition range. Framework of the NASICON type (Hagman & Kierkegaard,
+  Acta Chem. Scand. 22, 1822, 1968; Lucazeau et al., Solid State Ionics 18/19, 959,
+  1986): Zr 12c (0, 0, 0.1465); Si0.8P0.2 18e (0.2911, 0, 1/4); O1 36f
+  (0.1746, −0.0306, 0.1934); O2 36f (0.1925, 0.1675, 0.0880); Na1 6b (0, 0, 0) full;
+  Na2 18e (0.64, 0, 1/4) with occupancy 0.8 (20.4 Na per cell). Bond lengths: Zr–O
+  2.04/2.11 Å, (Si,P)–O 1.59–1.60 Å, Na1–O 2.59 Å. B (Å²): Na 2.4, Zr 0.4, Si/P 0.55,
+  O 1.2.
+
+The electrolytes' sites carry their own Debye–Waller factors (B at room temperature,
+independent of the ``temperature_k`` argument); mixed sites are two atoms at one
+position whose occupancies add up to the site's. Their lattice parameters and positions
+are room-temperature literature values; check them against the cited refinements
+before relying on absolute band intensities.
+
+Caveat for non-orthogonal cells (NZSP): orix re-aligns the lattice base (a ∥ x, c* ∥ z)
+keeping Cartesian positions, so ``Phase.expand_asymmetric_unit`` (orix 0.15) and
+diffsims' ``ReciprocalLatticeVector.sanitise_phase`` (diffsims 0.7) expand the
+asymmetric unit in the wrong frame. The dynamical engine (:mod:`synthebsd.simulate`)
+returns to the original base first and is not affected; kinematical structure factors
+of NZSP must be computed from a full cell (see the tests).
 """
 
 from __future__ import annotations
@@ -40,6 +89,7 @@ __all__ = [
     "PhaseSpec",
     "UnknownPhaseError",
     "debye_waller_b",
+    "full_cell_phase",
     "get_phase",
     "get_phase_list",
 ]
@@ -159,6 +209,73 @@ _PHASES: dict[str, PhaseSpec] = {
             58.693,
             450.0,
         ),
+        PhaseSpec(
+            "Al",
+            225,
+            _cubic(4.0495),
+            (AtomSite("Al", (0, 0, 0)),),
+            "Swanson & Tatge 1953; Θ_D Kittel",
+            "tab:gray",
+            26.982,
+            428.0,
+        ),
+        PhaseSpec(
+            "austenite",
+            225,
+            _cubic(3.59),
+            (AtomSite("Fe", (0, 0, 0)),),
+            "austenitic stainless steel as fcc Fe, ICDD PDF 33-0397; Θ_D of Fe, Kittel",
+            "tab:brown",
+            55.845,
+            470.0,
+        ),
+        PhaseSpec(
+            "LLZTO",
+            230,
+            _cubic(12.94),
+            (
+                AtomSite("La", (0.125, 0.0, 0.25), 1.0, 0.6),
+                AtomSite("Zr", (0.0, 0.0, 0.0), 0.75, 0.5),
+                AtomSite("Ta", (0.0, 0.0, 0.0), 0.25, 0.5),
+                AtomSite("O", (0.2820, 0.1003, 0.1953), 1.0, 1.0),
+                AtomSite("Li", (0.375, 0.0, 0.25), 0.56, 1.6),
+                AtomSite("Li", (0.0950, 0.6830, 0.5800), (52 - 24 * 0.56) / 96, 2.4),
+            ),
+            "Li et al. 2012 (a); Awaka et al. 2011, Logéat et al. 2012 (sites)",
+            "tab:olive",
+        ),
+        PhaseSpec(
+            "LPSCl",
+            216,
+            _cubic(9.85),
+            (
+                AtomSite("P", (0.5, 0.5, 0.5), 1.0, 1.2),
+                AtomSite("S", (0.62, 0.62, 0.62), 1.0, 1.6),
+                AtomSite("Cl", (0.0, 0.0, 0.0), 0.6, 2.0),
+                AtomSite("S", (0.0, 0.0, 0.0), 0.4, 2.0),
+                AtomSite("S", (0.25, 0.25, 0.25), 0.6, 1.6),
+                AtomSite("Cl", (0.25, 0.25, 0.25), 0.4, 1.6),
+                AtomSite("Li", (0.183, 0.183, 0.021), 0.5, 4.0),
+            ),
+            "Deiseroth et al. 2008; Kraft et al. 2017 (S/Cl disorder)",
+            "tab:cyan",
+        ),
+        PhaseSpec(
+            "NZSP",
+            167,
+            (9.07, 9.07, 22.7, 90.0, 90.0, 120.0),
+            (
+                AtomSite("Na", (0.0, 0.0, 0.0), 1.0, 2.4),
+                AtomSite("Na", (0.64, 0.0, 0.25), 0.8, 2.4),
+                AtomSite("Zr", (0.0, 0.0, 0.1465), 1.0, 0.4),
+                AtomSite("Si", (0.2911, 0.0, 0.25), 0.8, 0.55),
+                AtomSite("P", (0.2911, 0.0, 0.25), 0.2, 0.55),
+                AtomSite("O", (0.1746, -0.0306, 0.1934), 1.0, 1.2),
+                AtomSite("O", (0.1925, 0.1675, 0.0880), 1.0, 1.2),
+            ),
+            "Ma et al. 2019 (composition); Hong 1976 (R-3c); NASICON framework sites",
+            "tab:pink",
+        ),
     )
 }
 
@@ -212,3 +329,54 @@ def get_phase_list(names: list[str] | tuple[str, ...], temperature_k: float = 29
     if len({p.name for p in phases}) != len(phases):
         raise ValueError(f"Phase names must be unique, got {list(names)}")
     return PhaseList(phases=phases, ids=list(range(len(phases))))
+
+
+def full_cell_phase(name: str, temperature_k: float = 293.0) -> Phase:
+    """Return a phase whose structure holds every atom of the unit cell.
+
+    The asymmetric unit of :func:`get_phase` is expanded with the space group's
+    operations (diffpy's tabulated setting) in the frame the positions are given in,
+    before orix re-aligns the lattice, so the result is right for non-orthogonal cells
+    too (orix 0.15's ``expand_asymmetric_unit`` and diffsims 0.7's ``sanitise_phase``
+    are not, see the module notes). Use it for kinematical structure factors
+    (:meth:`~diffsims.crystallography.ReciprocalLatticeVector.calculate_structure_factor`
+    without ``sanitise_phase``) and for interatomic distances.
+
+    Parameters
+    ----------
+    name
+        Phase name, as for :func:`get_phase`.
+    temperature_k
+        Temperature in K for the Debye–Waller factors of the Debye model.
+
+    Returns
+    -------
+    phase
+        A fresh phase; positions in [0, 1), occupancies and ``Uisoequiv`` (Å²) per atom.
+    """
+    from diffpy.structure.spacegroups import GetSpaceGroup
+
+    asym = get_phase(name, temperature_k)
+    spec = _PHASES[asym.name]
+    ops = [
+        (np.asarray(op.R, float), np.asarray(op.t, float))
+        for op in GetSpaceGroup(spec.space_group).iter_symops()
+    ]
+    atoms = []
+    for site in spec.atoms:
+        orbit: list[np.ndarray] = []
+        for rot, shift in ops:
+            pos = np.mod(rot @ np.asarray(site.xyz, float) + shift, 1.0)
+            if not any(np.allclose((pos - q + 0.5) % 1.0 - 0.5, 0.0, atol=1e-6) for q in orbit):
+                orbit.append(pos)
+        u_iso = spec.b_angstrom2(site, temperature_k) / (8 * np.pi**2)
+        for pos in orbit:
+            atom = Atom(
+                site.element, np.where(np.isclose(pos, 1.0), 0.0, pos), occupancy=site.occupancy
+            )
+            atom.Uisoequiv = u_iso
+            atoms.append(atom)
+    structure = Structure(atoms=atoms, lattice=Lattice(*spec.lattice_angstrom))
+    return Phase(
+        name=asym.name, space_group=spec.space_group, structure=structure, color=spec.color
+    )

@@ -132,3 +132,42 @@ def test_same_seed_same_outputs(study_dir, tmp_path, cache_dir):
     patterns = simulate_patterns(again, mps, detector, config.patterns, 20.0, config.seed)
     stored = load_patterns(study_dir / "patterns.h5")
     assert np.array_equal(patterns.data.compute(), stored.data)
+
+
+def test_study_with_beam_damage_and_mixing_stores_their_truth(tmp_path, cache_dir):
+    """With damage and mixing on, the truth map carries the dose and mixing weights: the
+    dose grows along the scan (probe tails of earlier points) and the weights sum to 1."""
+    import h5py
+
+    from synthebsd.config import DamageConfig, IndexingConfig, MixingConfig, PatternConfig
+    from synthebsd.study import run_study
+
+    config = StudyConfig(
+        master_pattern=MasterPatternConfig(engine="kinematical", half_size_px=100),
+        scene=SceneConfig(
+            shape_px=(10, 12),
+            step_size_um=0.5,
+            collector_thickness_um=1.5,
+            metal_thickness_um=3.0,
+            pore_count=1,
+            pore_radius_um=0.6,
+        ),
+        patterns=PatternConfig(
+            damage=DamageConfig(enabled=True), mixing=MixingConfig(enabled=True)
+        ),
+        indexing=IndexingConfig(dictionary=False, refine=False),
+    )
+    run_study(config, tmp_path, cache_dir=cache_dir)
+    truth = load_crystal_map(tmp_path / "truth.h5")
+    dose = truth.prop["dose_e_per_nm2"].reshape(truth.shape)
+    metal = (truth.phase_id >= 0).reshape(truth.shape)
+    assert (dose[metal] > 0).all()
+    # Interior points see the tails of the previous row: more dose than the first row.
+    assert dose[1:-1, 1:-1].mean() > dose[0, 1:-1].mean()
+    assert ((truth.prop["mixing_self_weight"] > 0) & (truth.prop["mixing_self_weight"] <= 1)).all()
+    with h5py.File(tmp_path / "pattern_truth.h5") as f:
+        weights = f["mixing_weights"][()]
+        assert weights.shape[0] == truth.size
+        assert np.allclose(weights.sum(axis=1), 1.0, atol=1e-6)
+        assert np.allclose(f["dose_e_per_nm2"][()], truth.prop["dose_e_per_nm2"])
+    assert (tmp_path / "truth_dose.png").is_file()

@@ -105,9 +105,28 @@ def kinematical_master_pattern(
     -------
     master_pattern
         Lambert projection, both hemispheres, data shape (2, n, n), float32.
+
+    Raises
+    ------
+    ValueError
+        For a non-orthogonal lattice with atoms off the origin (e.g. NZSP's hexagonal
+        axes): orix (0.15) re-aligns such a lattice keeping the atoms' Cartesian
+        positions, so diffsims would expand the asymmetric unit, and compute structure
+        factors, from wrong fractional positions (hcp Mg at (1/3, 2/3, 1/4) comes out
+        at (0.577, 0.577, 1/4)). Use the dynamical engine for these phases.
     """
     import kikuchipy as kp
     from diffsims.crystallography import ReciprocalLatticeVector
+
+    angles = np.asarray(phase.structure.lattice.abcABG()[3:], dtype=float)
+    off_origin = np.abs(np.asarray(phase.structure.xyz, dtype=float)).max(initial=0.0) > 1e-9
+    if not np.allclose(angles, 90.0) and off_origin:
+        raise ValueError(
+            f"The kinematical engine cannot simulate {phase.name}: its lattice is not "
+            f"orthogonal (angles {angles.round(2).tolist()}°) and orix re-aligns such "
+            "lattices in a way that moves the atoms for diffsims' structure factors; "
+            "use engine='dynamical'"
+        )
 
     ref = ReciprocalLatticeVector.from_min_dspacing(
         phase.deepcopy(), min_dspacing=min_dspacing_angstrom
