@@ -166,11 +166,11 @@ def run_study(
     timings["master_patterns_s"] = time.perf_counter() - t
 
     t = _stage(f"rendering {truth.size} patterns")
+    model = PatternModel(truth, master_patterns, detector, config.patterns, energy)
     lazy = simulate_patterns(
-        truth, master_patterns, detector, config.patterns, energy, config.seed
+        truth, master_patterns, detector, config.patterns, energy, config.seed, model=model
     )
     save_patterns(lazy, out / "patterns.h5")
-    model = PatternModel(truth, master_patterns, detector, config.patterns, energy)
     if not model.plain:
         _save_pattern_truth(truth, model, out)
     signal = load_patterns(out / "patterns.h5")

@@ -65,11 +65,12 @@ class IndexingResult:
         return self.n_patterns / self.seconds if self.seconds > 0 else float("inf")
 
 
-def preprocess_patterns(signal: EBSD) -> EBSD:
+def preprocess_patterns(signal: EBSD, static_background: np.ndarray | None = None) -> EBSD:
     """Flatten to a 1-D navigation, then remove the static and dynamic backgrounds.
 
-    The static background is the mean pattern of the whole map (synthetic maps have no
-    recorded one) and is divided out: the backscatter background multiplies the Kikuchi
+    The static background is ``static_background`` (a recorded one, pattern shape) or,
+    if None, the mean pattern of the whole map (synthetic maps have no recorded one); it
+    is divided out: the backscatter background multiplies the Kikuchi
     signal, so subtracting it would leave bands on the dim side of the detector several
     times weaker than on the bright side (on clean Li patterns that costs Hough indexing
     4.5 % of the points; dividing recovers 100 % within 2°). The dynamic background, a
@@ -93,7 +94,11 @@ def preprocess_patterns(signal: EBSD) -> EBSD:
         )
     flat = kp.signals.EBSD(data)
     flat.remove_static_background(
-        operation="divide", static_bg=data.mean(axis=0), show_progressbar=False
+        operation="divide",
+        static_bg=data.mean(axis=0)
+        if static_background is None
+        else np.asarray(static_background, dtype=np.float32),
+        show_progressbar=False,
     )
     flat.remove_dynamic_background(show_progressbar=False)
     return flat

@@ -425,6 +425,7 @@ def simulate_patterns(
     energy_kv: float = 20.0,
     seed: int = 0,
     device: str = "cpu",
+    model: PatternModel | None = None,
 ) -> LazyEBSD:
     """Patterns of every point of a ground-truth map, as a lazy kikuchipy signal.
 
@@ -433,7 +434,8 @@ def simulate_patterns(
     as many as the memory budget (``config.memory_budget_gib``) allows for dask's
     workers (:func:`plan_chunks`), so memory stays bounded; saving streams block by
     block. The dose map, mixing weights and other ground truth are computed once here
-    (:func:`~synthebsd.simulate.pattern_ground_truth` returns them).
+    (:func:`~synthebsd.simulate.pattern_ground_truth` returns them); pass a ``model``
+    built for the same arguments to reuse it (e.g. to read that ground truth too).
 
     Returns
     -------
@@ -453,7 +455,8 @@ def simulate_patterns(
     from synthebsd.simulate._formation import PatternModel
 
     config = config or PatternConfig()
-    model = PatternModel(xmap, master_patterns, detector, config, energy_kv, device)
+    if model is None:
+        model = PatternModel(xmap, master_patterns, detector, config, energy_kv, device)
     n_rows, n_cols = xmap.shape
     det_shape = detector.shape
     budget_rows = plan_chunks(model, config.memory_budget_gib * 2**30)
