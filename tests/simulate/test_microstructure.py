@@ -28,7 +28,7 @@ from synthebsd.simulate import (
     plating_sequence,
     stripping_sequence,
 )
-from synthebsd.simulate._microstructure import rough_profile
+from synthebsd.simulate._microstructure_cell import rough_profile
 from synthebsd.simulate._tessellation import power_labels, prescribed_area_tessellation
 
 
