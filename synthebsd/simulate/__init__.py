@@ -11,6 +11,7 @@ from synthebsd.simulate._damage import (
     max_transferred_energy_ev,
     primary_electrons,
 )
+from synthebsd.simulate._detector_geometry import detector_direction_cosines
 from synthebsd.simulate._formation import PatternModel, pattern_ground_truth
 from synthebsd.simulate._gallery import write_pattern_gallery
 from synthebsd.simulate._master_pattern import (
@@ -39,11 +40,7 @@ from synthebsd.simulate._patterns import (
     simulate_patterns,
     smooth_master_pattern,
 )
-from synthebsd.simulate._renderer import (
-    KikuchiRenderer,
-    detector_direction_cosines,
-    render_kikuchi,
-)
+from synthebsd.simulate._renderer import KikuchiRenderer, render_kikuchi
 from synthebsd.simulate._scene import Region, cross_section_scene, random_rotations
 from synthebsd.simulate._texture import fibre_orientations, load_orientation_set
 

@@ -326,3 +326,29 @@ def get_master_pattern(
     mp = compute_master_pattern(phase, energy_kv, config)
     write_emsoft_master_pattern(path, mp, energy_kv, {"key": key})
     return mp
+
+
+def lambert_hemispheres(
+    master_pattern: EBSDMasterPattern, energy_kv: float | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Upper and lower Lambert hemispheres at ``energy_kv``, as kikuchipy selects them.
+
+    With several energies the one at ``energy_kv`` (default: the highest); with one,
+    that one whatever ``energy_kv`` says; ``hemisphere="upper"`` is used for both.
+    """
+    if master_pattern.projection != "lambert":
+        raise ValueError(
+            f"The renderer needs a master pattern in the square Lambert projection, got "
+            f"{master_pattern.projection!r}; use EBSDMasterPattern.as_lambert()"
+        )
+    data = master_pattern.data
+    nav = [ax.name for ax in master_pattern.axes_manager.navigation_axes]
+    if "energy" in nav and master_pattern.axes_manager["energy"].size > 1:
+        axis = master_pattern.axes_manager["energy"]
+        energy = axis.axis[-1] if energy_kv is None else float(energy_kv)
+        data = master_pattern.inav[float(energy)].data
+    if master_pattern.hemisphere == "both":
+        upper, lower = data
+    else:
+        upper = lower = data
+    return np.asarray(upper), np.asarray(lower)

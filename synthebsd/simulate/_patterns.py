@@ -142,7 +142,7 @@ def pore_shadow(detector: EBSDDetector, depth_ratio: float) -> np.ndarray | None
     """
     if depth_ratio <= 0:
         return None
-    from synthebsd.simulate._renderer import detector_direction_cosines
+    from synthebsd.simulate._detector_geometry import detector_direction_cosines
 
     dc = detector_direction_cosines(detector)
     if dc.ndim == 3:

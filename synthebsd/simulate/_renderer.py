@@ -23,7 +23,8 @@ itself EMsoft's :cite:`callahan2013dynamical`), evaluated for many patterns at o
 
 Both hemispheres are laid side by side in one image, the lower one mirrored, so that a
 single :func:`torch.nn.functional.grid_sample` call interpolates every pixel of a chunk
-of patterns, whichever hemisphere it falls in. Orientations are processed in chunks;
+of patterns, whichever hemisphere it falls in; where the two are identical (a mirror
+plane normal to z, as in every m-3m crystal) the upper one alone serves both. Orientations are processed in chunks;
 everything is float32 on the chosen device. On the CPU, worker threads render chunks in
 parallel (one torch thread each), in an order that keeps consecutive patterns on the
 same part of the master pattern (:meth:`KikuchiRenderer.cache_order`). Every operation
@@ -48,13 +49,16 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from synthebsd.simulate._detector_geometry import detector_direction_cosines, gaussian_psf_kernel
+from synthebsd.simulate._master_pattern import lambert_hemispheres
+
 if TYPE_CHECKING:
     import torch
     from kikuchipy.detectors import EBSDDetector
     from kikuchipy.signals import EBSDMasterPattern
     from orix.quaternion import Rotation
 
-__all__ = ["KikuchiRenderer", "render_kikuchi", "detector_direction_cosines"]
+__all__ = ["KikuchiRenderer", "render_kikuchi"]
 
 #: Detector pixels × patterns per chunk on the CPU: 0.5 MiB per float32 plane, so the
 #: intermediate arrays of a chunk stay in the cache (36 patterns of 60 × 60).
@@ -65,89 +69,6 @@ GPU_CHUNK_ELEMENTS = 2**24
 #: direction cosines (3), |x|,|y| (2), u (1), atan2 (2), √(1−|z|) and sign (3),
 #: the interpolated value (1) and binning/PSF buffers (~4), with margin.
 BYTES_PER_FINE_PIXEL = 4 * 20
-
-
-def detector_direction_cosines(
-    detector: EBSDDetector, oversample: int = 1, index: np.ndarray | None = None
-) -> np.ndarray:
-    """Unit vectors from the source point to the detector pixels, in the sample frame.
-
-    Reproduces kikuchipy's ``_get_direction_cosines_for_fixed_pc`` / ``..._varying_pc``
-    (float64), with the rotation from orix (``~detector.sample_to_detector``).
-
-    Parameters
-    ----------
-    detector
-        kikuchipy detector; the projection centre(s) in the Bruker convention.
-    oversample
-        Sub-pixels per detector pixel side (``k``): the grid is ``k·rows × k·cols`` over
-        the same gnomonic bounds.
-    index
-        Flat pattern indices whose projection centres to use (a detector with one PC
-        repeats it); default: every PC, or the one.
-
-    Returns
-    -------
-    dc
-        float64 array ``(n_pixels, 3)`` for one projection centre (no ``index``) or
-        ``(n, n_pixels, 3)``, pixels in row-major order.
-    """
-    bounds = np.asarray(detector.gnomonic_bounds, dtype=np.float64).reshape(-1, 4)
-    pcz = np.asarray(detector.pcz, dtype=np.float64).reshape(-1)
-    single = bounds.shape[0] == 1
-    if index is not None:
-        index = np.asarray(index, dtype=int).reshape(-1)
-        if single:  # one PC for every pattern
-            index = np.zeros_like(index)
-        bounds, pcz = bounds[index], pcz[index]
-    rows, cols = detector.nrows * oversample, detector.ncols * oversample
-    x_scale = (bounds[:, 1] - bounds[:, 0]) / cols
-    y_scale = (bounds[:, 3] - bounds[:, 2]) / rows
-    gx = bounds[:, :1] + (np.arange(cols) + 0.5) * x_scale[:, None]  # (m, cols)
-    gy = bounds[:, 3:4] - (np.arange(rows) + 0.5) * y_scale[:, None]  # (m, rows)
-    m = bounds.shape[0]
-    d = np.empty((m, rows, cols, 3))
-    d[..., 0] = (gx * pcz[:, None])[:, None, :]
-    d[..., 1] = (gy * pcz[:, None])[:, :, None]
-    d[..., 2] = pcz[:, None, None]
-    om = (~detector.sample_to_detector).to_matrix().reshape(3, 3)
-    d = d.reshape(m, rows * cols, 3) @ om.T
-    d /= np.linalg.norm(d, axis=-1, keepdims=True)
-    return d[0] if single and index is None else d
-
-
-def _master_pattern_hemispheres(
-    master_pattern: EBSDMasterPattern, energy_kv: float | None
-) -> tuple[np.ndarray, np.ndarray]:
-    """Upper and lower Lambert hemispheres at ``energy_kv``, as kikuchipy selects them.
-
-    With several energies the one at ``energy_kv`` (default: the highest); with one,
-    that one whatever ``energy_kv`` says; ``hemisphere="upper"`` is used for both.
-    """
-    if master_pattern.projection != "lambert":
-        raise ValueError(
-            f"The renderer needs a master pattern in the square Lambert projection, got "
-            f"{master_pattern.projection!r}; use EBSDMasterPattern.as_lambert()"
-        )
-    data = master_pattern.data
-    nav = [ax.name for ax in master_pattern.axes_manager.navigation_axes]
-    if "energy" in nav and master_pattern.axes_manager["energy"].size > 1:
-        axis = master_pattern.axes_manager["energy"]
-        energy = axis.axis[-1] if energy_kv is None else float(energy_kv)
-        data = master_pattern.inav[float(energy)].data
-    if master_pattern.hemisphere == "both":
-        upper, lower = data
-    else:
-        upper = lower = data
-    return np.asarray(upper), np.asarray(lower)
-
-
-def _gaussian_kernel(sigma_px: float) -> np.ndarray:
-    """scipy.ndimage.gaussian_filter's 1-D kernel (truncate 4): weights over ±int(4σ + ½)."""
-    radius = int(4.0 * sigma_px + 0.5)
-    x = np.arange(-radius, radius + 1, dtype=np.float64)
-    w = np.exp(-0.5 * (x / sigma_px) ** 2)
-    return w / w.sum()
 
 
 _POOLS: dict[int, ThreadPoolExecutor] = {}
@@ -229,20 +150,27 @@ class KikuchiRenderer:
         self.psf_sigma_px = float(psf_sigma_px)
         self.n_pcs = int(np.asarray(detector.pcz).size)
 
-        upper, lower = _master_pattern_hemispheres(master_pattern, energy_kv)
+        upper, lower = lambert_hemispheres(master_pattern, energy_kv)
         n = upper.shape[-1]
         if upper.shape != (n, n) or lower.shape != (n, n):
             raise ValueError(f"Lambert hemispheres must be square, got {upper.shape}")
-        # [upper | copy of upper's last column | lower mirrored left-right and up-down]:
-        # a point of the lower hemisphere at normalised (gx, gy) of its own square is read
-        # at (-gx', -gy) of the combined image, see _grid.
-        image = np.empty((n, 2 * n + 1), dtype=np.float32)
-        image[:, :n] = upper
-        image[:, n] = upper[:, -1]
-        image[:, n + 1 :] = lower[::-1, ::-1]
+        # Crystals with a mirror plane normal to z (all of m-3m, so Li, Na, Cu, Ni, Al)
+        # have identical hemispheres; one image then serves both, half the memory and
+        # cache traffic and four fewer operations per pixel.
+        self.one_hemisphere = bool(np.array_equal(upper, lower))
+        if self.one_hemisphere:
+            image = np.ascontiguousarray(upper, dtype=np.float32)
+            self._alpha = 1.0
+        else:
+            # [upper | copy of upper's last column | lower mirrored left-right and
+            # up-down]: a point of the lower hemisphere at normalised (gx, gy) of its own
+            # square is read at (-gx', -gy) of the combined image, see _grid.
+            image = np.empty((n, 2 * n + 1), dtype=np.float32)
+            image[:, :n] = upper
+            image[:, n] = upper[:, -1]
+            image[:, n + 1 :] = lower[::-1, ::-1]
+            self._alpha = (n - 1) / (2 * n)  # half width of a hemisphere, normalised
         self._image = torch.from_numpy(image).to(self.device)[None, None]
-        width = 2 * n + 1
-        self._alpha = (n - 1) / (width - 1)  # half width of a hemisphere, normalised
         self._one_minus_alpha = torch.tensor(1.0 - self._alpha, device=self.device)
         self._n_lambert = n
 
@@ -252,7 +180,7 @@ class KikuchiRenderer:
         else:
             self._dc_t = None
         if self.psf_sigma_px > 0:
-            k = _gaussian_kernel(self.psf_sigma_px).astype(np.float32)
+            k = gaussian_psf_kernel(self.psf_sigma_px).astype(np.float32)
             self._psf = torch.from_numpy(k).to(self.device)
         else:
             self._psf = None
@@ -292,6 +220,8 @@ class KikuchiRenderer:
         # Upper hemisphere for z ≥ +0, read at (α·(X + 1) − 1, Y); the lower one, mirrored
         # both ways, at the negated coordinates: σ = sign(z) multiplies both.
         s = torch.sub(1.0, z.abs()).clamp_(min=0.0).sqrt_().mul_(4.0 / math.pi)
+        if self.one_hemisphere:  # both hemispheres read at (X, Y) of the one image
+            return t.mul_(s).permute(1, 2, 0).unsqueeze(0)
         t.mul_(s.copysign_(z))  # σ·X, σ·Y
         offset = torch.copysign(self._one_minus_alpha, z)  # σ·(1 − α)
         t[0].mul_(self._alpha).sub_(offset)
@@ -395,7 +325,8 @@ class KikuchiRenderer:
         gx = np.clip(((radius * np.cos(azimuth) + 1) / 2 * cells).astype(int), 0, cells - 1)
         gy = np.clip(((radius * np.sin(azimuth) + 1) / 2 * cells).astype(int), 0, cells - 1)
         gx = np.where(gy % 2 == 0, gx, cells - 1 - gx)
-        key = ((c[:, 2] < 0) * cells + gy) * cells + gx
+        hemisphere = 0 if self.one_hemisphere else (c[:, 2] < 0)
+        key = (hemisphere * cells + gy) * cells + gx
         return np.argsort(key, kind="stable")
 
     def _chunks(
@@ -513,7 +444,13 @@ class KikuchiRenderer:
         rot = rotations.flatten()
         n = rot.size
         if out is None:
-            out = np.empty((n, *self.shape), dtype=np.float32)
+            # torch's allocator, not NumPy's: NumPy asks the kernel for transparent huge
+            # pages for arrays over 4 MB, and where free memory is fragmented (after
+            # another large array was freed) the kernel then stalls in direct compaction,
+            # measured 0.1–0.3 s per 144 MB on 2-core VMs, longer than rendering it.
+            import torch
+
+            out = torch.empty((n, *self.shape), dtype=torch.float32).numpy()
         elif out.shape != (n, *self.shape):
             raise ValueError(f"out must have shape {(n, *self.shape)}, got {out.shape}")
         size = self._chunk_size(chunk_size)
