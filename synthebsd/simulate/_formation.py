@@ -39,6 +39,8 @@ if TYPE_CHECKING:
     from kikuchipy.signals import EBSDMasterPattern
     from orix.crystal_map import CrystalMap
 
+    from synthebsd.simulate._renderer import KikuchiRenderer
+
 __all__ = ["PatternModel", "pattern_ground_truth", "surface_layer_factor"]
 
 
@@ -90,6 +92,8 @@ class PatternModel:
     critical_dose: dict[int, float] = field(init=False)
     offsets: np.ndarray = field(init=False)
     weights: np.ndarray | None = field(init=False)
+    renderers: dict[int, KikuchiRenderer] = field(init=False)
+    kikuchi_stats: dict[int, tuple[float, float]] = field(init=False)
 
     def __repr__(self) -> str:
         models = [
@@ -110,7 +114,12 @@ class PatternModel:
 
     def __post_init__(self) -> None:
         from synthebsd.simulate._camera import camera_electrons_per_pattern
-        from synthebsd.simulate._patterns import backscatter_background, pore_shadow
+        from synthebsd.simulate._patterns import (
+            backscatter_background,
+            master_pattern_stats,
+            pore_shadow,
+        )
+        from synthebsd.simulate._renderer import KikuchiRenderer
 
         cfg = self.config
         xmap = self.xmap
@@ -119,6 +128,17 @@ class PatternModel:
         )
         if missing:
             raise ValueError(f"No master pattern given for phase id(s) {sorted(missing)}")
+        # One renderer per phase for the whole map: its master-pattern image goes to the
+        # device once, not once per chunk.
+        self.renderers = {
+            pid: KikuchiRenderer(
+                mp, self.detector, self.energy_kv, self.device, cfg.oversample, cfg.psf_sigma_px
+            )
+            for pid, mp in self.master_patterns.items()
+        }
+        self.kikuchi_stats = {
+            pid: master_pattern_stats(mp) for pid, mp in self.master_patterns.items()
+        }
         tilt = float(self.detector.sample_tilt)
         self.background = backscatter_background(self.detector, cfg.background_sigma_deg)
         if cfg.camera.enabled:
@@ -170,23 +190,16 @@ class PatternModel:
 
     def kikuchi(self, index: np.ndarray, num_threads: int | None = None) -> np.ndarray:
         """Scaled Kikuchi signal k̃ (float32, (n, rows, cols)) of points; 0 without phase."""
-        from synthebsd.simulate._patterns import project_kikuchi_signal
+        from synthebsd.simulate._patterns import scale_kikuchi
 
         phase_id = self.xmap.phase_id[index]
         out = np.zeros((index.size, *self.detector.shape), dtype=np.float32)
-        for pid, mp in self.master_patterns.items():
+        for pid, renderer in self.renderers.items():
             sel = np.nonzero(phase_id == pid)[0]
             if sel.size:
-                out[sel] = project_kikuchi_signal(
-                    mp,
-                    self.xmap.rotations[index[sel]],
-                    self.detector,
-                    self.energy_kv,
-                    self.config.oversample,
-                    self.config.psf_sigma_px,
-                    device=self.device,
-                    num_threads=num_threads,
-                )
+                rotations = self.xmap.rotations[index[sel]]
+                data = renderer.render(rotations, num_threads=num_threads)
+                out[sel] = scale_kikuchi(data, *self.kikuchi_stats[pid])
         return out
 
     def sources(self, index: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

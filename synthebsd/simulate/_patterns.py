@@ -256,13 +256,18 @@ def project_kikuchi_signal(
         )
     else:
         raise ValueError(f"engine must be 'torch' or 'kikuchipy', got {engine!r}")
-    mean, std = _master_pattern_stats(master_pattern)
-    return np.clip((data - mean) / (3 * std), -1.0, 1.0)
+    return scale_kikuchi(data, *master_pattern_stats(master_pattern))
 
 
-def _master_pattern_stats(master_pattern: EBSDMasterPattern) -> tuple[float, float]:
+def master_pattern_stats(master_pattern: EBSDMasterPattern) -> tuple[float, float]:
+    """Mean and standard deviation of a master pattern's intensities (both hemispheres)."""
     mp_data = np.asarray(master_pattern.data, dtype=np.float64)
     return float(mp_data.mean()), float(mp_data.std())
+
+
+def scale_kikuchi(data: np.ndarray, mean: float, std: float) -> np.ndarray:
+    """k̃ = (I − mean) / (3 std), clipped to [−1, 1]: the same band contrast everywhere."""
+    return np.clip((data - mean) / (3 * std), -1.0, 1.0)
 
 
 def _project_with_kikuchipy(

@@ -138,6 +138,25 @@ def test_seed_determinism_and_chunk_invariance(small_scene, scene_mps, detector)
     assert not np.array_equal(da, dc)
 
 
+def test_a_map_builds_one_renderer_per_phase(small_scene, scene_mps, detector, monkeypatch):
+    # Master-pattern images go to the device once per map, not once per chunk (on a GPU
+    # that would re-upload them for every block).
+    from synthebsd.simulate import _renderer
+
+    built = []
+    original = _renderer.KikuchiRenderer.__init__
+
+    def counting(self, *args, **kwargs):
+        built.append(1)
+        original(self, *args, **kwargs)
+
+    monkeypatch.setattr(_renderer.KikuchiRenderer, "__init__", counting)
+    s = simulate_patterns(small_scene, scene_mps, detector, PatternConfig(chunk_size=24), seed=4)
+    assert len(s.data.chunks[0]) == 8
+    s.data.compute()
+    assert len(built) == len(scene_mps)
+
+
 def test_signal_axes_and_detector(small_scene, scene_mps, detector):
     s = simulate_patterns(small_scene, scene_mps, detector, seed=0)
     x_axis, y_axis = s.axes_manager.navigation_axes
