@@ -46,20 +46,26 @@ Current collectors and solid electrolytes of anode-free cells (room temperature)
   Chem. Int. Ed. 47, 755, 2008). P 4b (1/2, 1/2, 1/2); S1 16e (x, x, x), x = 0.62 (P–S
   2.05 Å); the "free" anion sites 4a (0, 0, 0) and 4c (1/4, 1/4, 1/4) share Cl and S
   (Cl 0.6 / S 0.4 on 4a, S 0.6 / Cl 0.4 on 4c; S²⁻/Cl⁻ site disorder of this order is
-  reported by Kraft et al., J. Am. Chem. Soc. 139, 10909, 2017); Li 48h
-  (0.183, 0.183, 0.021) half occupied (24 Li per cell; Li–S 2.44–2.47 Å). B (Å²): P 1.2,
+  reported by Kraft et al., J. Am. Chem. Soc. 139, 10909, 2017, the 0.6/0.4 split is a
+  representative value, not a refined one; S and Cl differ by one electron, so electron
+  intensities barely depend on it); Li 48h (0.183, 0.183, 0.024) half occupied (24 Li
+  per cell; the position of the GEMDAT project's argyrodite.cif; Li–S 2.4–2.5 Å). B (Å²): P 1.2,
   S 1.6, Cl 2.0, Li 4.0 (Li is very mobile at room temperature).
 - ``NZSP``: Na3.4Zr2Si2.4P0.6O12 NASICON (x = 2.4 in Na1+xZr2SixP3−xO12; Ma et al.,
   J. Mater. Chem. A 7, 7766, 2019). Hong's phase diagram (Mater. Res. Bull. 11, 173,
   1976) gives the rhombohedral structure outside 1.8 ≤ x ≤ 2.2, where a slight monoclinic
   (C2/c) distortion occurs; here R-3c (167), hexagonal axes, a = 9.07 Å, c = 22.7 Å, the
   cell of this composition range. Framework of the NASICON type (Hagman & Kierkegaard,
-  Acta Chem. Scand. 22, 1822, 1968; Lucazeau et al., Solid State Ionics 18/19, 959,
-  1986): Zr 12c (0, 0, 0.1465); Si0.8P0.2 18e (0.2911, 0, 1/4); O1 36f
-  (0.1746, −0.0306, 0.1934); O2 36f (0.1925, 0.1675, 0.0880); Na1 6b (0, 0, 0) full;
-  Na2 18e (0.64, 0, 1/4) with occupancy 0.8 (20.4 Na per cell). Bond lengths: Zr–O
-  2.04/2.11 Å, (Si,P)–O 1.59–1.60 Å, Na1–O 2.59 Å. B (Å²): Na 2.4, Zr 0.4, Si/P 0.55,
-  O 1.2.
+  Acta Chem. Scand. 22, 1822, 1968) with the positions of the Zr silicate end member
+  Na4Zr2Si3O12 (Tran Qui et al., J. Solid State Chem. 39, 219, 1981; ICSD 15546, 573 K):
+  Zr 12c (0, 0, 0.1472); Si0.8P0.2 18e (0.2954, 0, 1/4); O1 36f (0.1821, −0.0210,
+  0.1920); O2 36f (0.1853, 0.1665, 0.0865); Na1 6b (0, 0, 0) full; Na2 18e
+  (0.6397, 0, 1/4) with occupancy 0.8 (20.4 Na per cell). O1 y is negative: the copy of
+  ICSD 15546 we could read has +0.0210, which puts O 1.87 Å from Zr and 1.73 Å from Si;
+  −0.0210 gives the normal Zr–O 2.03/2.11 Å and (Si,P)–O 1.61/1.62 Å in this cell
+  (Na1–O 2.53 Å, Na2–O from 2.49 Å). An earlier version used the framework of
+  Na3Cr2(PO4)3 (Lucazeau et al. 1986, COD 1008846), within 0.01 of these. B (Å²): Na
+  2.4, Zr 0.4, Si/P 0.55, O 1.2.
 
 The electrolytes' sites carry their own Debye–Waller factors (B at room temperature,
 independent of the ``temperature_k`` argument); mixed sites are two atoms at one
@@ -255,7 +261,7 @@ _PHASES: dict[str, PhaseSpec] = {
                 AtomSite("S", (0.0, 0.0, 0.0), 0.4, 2.0),
                 AtomSite("S", (0.25, 0.25, 0.25), 0.6, 1.6),
                 AtomSite("Cl", (0.25, 0.25, 0.25), 0.4, 1.6),
-                AtomSite("Li", (0.183, 0.183, 0.021), 0.5, 4.0),
+                AtomSite("Li", (0.183, 0.183, 0.024), 0.5, 4.0),
             ),
             "Deiseroth et al. 2008; Kraft et al. 2017 (S/Cl disorder)",
             "tab:cyan",
@@ -266,14 +272,14 @@ _PHASES: dict[str, PhaseSpec] = {
             (9.07, 9.07, 22.7, 90.0, 90.0, 120.0),
             (
                 AtomSite("Na", (0.0, 0.0, 0.0), 1.0, 2.4),
-                AtomSite("Na", (0.64, 0.0, 0.25), 0.8, 2.4),
-                AtomSite("Zr", (0.0, 0.0, 0.1465), 1.0, 0.4),
-                AtomSite("Si", (0.2911, 0.0, 0.25), 0.8, 0.55),
-                AtomSite("P", (0.2911, 0.0, 0.25), 0.2, 0.55),
-                AtomSite("O", (0.1746, -0.0306, 0.1934), 1.0, 1.2),
-                AtomSite("O", (0.1925, 0.1675, 0.0880), 1.0, 1.2),
+                AtomSite("Na", (0.6397, 0.0, 0.25), 0.8, 2.4),
+                AtomSite("Zr", (0.0, 0.0, 0.1472), 1.0, 0.4),
+                AtomSite("Si", (0.2954, 0.0, 0.25), 0.8, 0.55),
+                AtomSite("P", (0.2954, 0.0, 0.25), 0.2, 0.55),
+                AtomSite("O", (0.1821, -0.0210, 0.1920), 1.0, 1.2),
+                AtomSite("O", (0.1853, 0.1665, 0.0865), 1.0, 1.2),
             ),
-            "Ma et al. 2019 (composition); Hong 1976 (R-3c); NASICON framework sites",
+            "Ma et al. 2019 (composition); Hong 1976 (R-3c); Tran Qui et al. 1981 (sites)",
             "tab:pink",
         ),
     )
