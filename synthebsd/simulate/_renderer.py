@@ -179,11 +179,16 @@ class KikuchiRenderer:
             self._dc_t = torch.from_numpy(dc.T.astype(np.float32)).to(self.device).contiguous()
         else:
             self._dc_t = None
-        if self.psf_sigma_px > 0:
-            k = gaussian_psf_kernel(self.psf_sigma_px).astype(np.float32)
-            self._psf = torch.from_numpy(k).to(self.device)
-        else:
-            self._psf = None
+            dc = detector_direction_cosines(self.detector, 1, np.array([0]))[0]
+        centre = dc.mean(axis=0)  # where the (first) detector's centre looks, sample frame
+        self._centre = centre / np.linalg.norm(centre)
+        # PSF weights as Python numbers (float32 values): multiplying by them needs no
+        # copy from the device per chunk (a synchronisation on a GPU).
+        self._psf = (
+            gaussian_psf_kernel(self.psf_sigma_px).astype(np.float32).tolist()
+            if self.psf_sigma_px > 0
+            else None
+        )
 
     # -- chunking -------------------------------------------------------------------
 
@@ -260,7 +265,7 @@ class KikuchiRenderer:
         if self._psf is not None:
             # Separable, edge-replicating; shifted sums in a fixed order rather than
             # conv2d, whose algorithm (and rounding) depends on the batch size.
-            weights = self._psf.tolist()
+            weights = self._psf
             r = (len(weights) - 1) // 2
             x = F.pad(x, (r, r, r, r), mode="replicate")
             h = sum(w * x[..., :, t : t + cols] for t, w in enumerate(weights))
@@ -314,11 +319,7 @@ class KikuchiRenderer:
             Permutation of the flat indices of ``rotations``.
         """
         rot = rotations.flatten()
-        if self._dc_t is not None:
-            centre = self._dc_t.mean(dim=1).cpu().numpy().astype(np.float64)
-        else:
-            centre = detector_direction_cosines(self.detector, 1, np.array([0]))[0].mean(0)
-        c = rot.to_matrix().reshape(-1, 3, 3) @ (centre / np.linalg.norm(centre))
+        c = rot.to_matrix().reshape(-1, 3, 3) @ self._centre
         radius = np.sqrt(np.clip(1 - np.abs(c[:, 2]), 0, 1))  # equal-area disk
         azimuth = np.arctan2(c[:, 1], c[:, 0])
         cells = 32

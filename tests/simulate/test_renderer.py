@@ -86,6 +86,31 @@ def test_distinct_hemispheres_agree_with_kikuchipy(small_master_patterns, detect
     assert np.abs(ours - ref).max() < 1e-3 * np.abs(ref).max()
 
 
+@pytest.mark.parametrize(
+    ("oversample", "psf", "hemispheres", "varying_pc"),
+    [(1, 0.0, 1, False), (2, 0.5, 1, False), (1, 0.0, 2, False), (2, 0.5, 2, True)],
+)
+def test_every_tensor_stays_on_the_device(
+    oversample, psf, hemispheres, varying_pc, small_master_patterns, detector
+):
+    # No GPU here: torch's "meta" device carries shapes and no data, and any operation
+    # mixing it with a CPU tensor fails, as it would on a GPU. This checks that the
+    # renderer puts everything on its device and copies nothing back per chunk.
+    mp = small_master_patterns["Cu"].deepcopy()
+    if hemispheres == 2:
+        mp.data[1] = 0.5 * mp.data[1][:, ::-1] + 0.25 * mp.data[1].max()
+    rot = random_rotations(40, np.random.default_rng(12))
+    det = _varying_pc_detector(40, np.random.default_rng(13)) if varying_pc else detector
+    renderer = KikuchiRenderer(mp, det, 20.0, "meta", oversample, psf)
+    assert renderer.one_hemisphere == (hemispheres == 1)
+    chunks = list(renderer.iter_chunks(rot, 16))
+    assert [(a, b) for a, b, _ in chunks] == [(0, 16), (16, 32), (32, 40)]
+    for _, _, patterns in chunks:
+        assert patterns.device.type == "meta" and patterns.dtype == torch.float32
+        assert tuple(patterns.shape[1:]) == tuple(det.shape)
+    assert sorted(renderer.cache_order(rot)) == list(range(40))
+
+
 def test_the_comparison_detects_a_small_geometry_error(small_master_patterns, detector):
     # A 1 % shift of the projection centre is a geometry error of ~0.6 px: it must fail.
     mp = small_master_patterns["Li"]
