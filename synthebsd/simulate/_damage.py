@@ -32,15 +32,24 @@ Critical doses
 --------------
 We know of no measured critical dose for the loss of Kikuchi contrast of Li or Na metal at
 room temperature, so the defaults (Li 500, Na 2,000 e/nm²; Cu and Ni 10⁷ e/nm², i.e. not
-damaged at EBSD doses) are assumptions to be replaced by a user's dose series. What is
-known: Li metal is so beam sensitive at room temperature that its atomic structure is
-imaged under cryo conditions (Li et al., Science 358, 506, 2017), and the ordering
+damaged at EBSD doses) are assumptions to be replaced by a user's dose series. For a low
+D_c: Li metal is held to be so beam sensitive at room temperature that its atomic
+structure was first imaged under cryo conditions (Li et al., Science 358, 506, 2017), and the ordering
 Li < Na follows from knock-on displacement (Egerton, Li & Malac, Micron 35, 399, 2004):
 the largest energy a 20 keV electron transfers to a nucleus,
 E_max = 2E(E + 2m₀c²)/(Mc²) (:func:`max_transferred_energy_ev`), is 6.4 eV for Li,
 the order of the displacement energy of a soft light metal, but 1.9 eV for Na and 0.7 eV
 for Cu, below any displacement threshold. At the default beam (1 nA, 10 ms, 20 kV) a Li
 point receives ≈ 80 e/nm², i.e. 15 % contrast loss.
+
+The literature does not agree on how sensitive Li is: Bai et al. (Joule 2026,
+doi:10.1016/j.joule.2025.102311; arXiv:2412.19376) image Li metal in the TEM at high
+resolution at room temperature, after inert-gas transfer, at dose rates above
+1,000 e/Å²/s (10⁵ e/nm² per second) without detectable damage, and find its SEI
+(Li₂CO₃, LiF) far more sensitive. If their result carries over to EBSD, D_c of
+clean Li is orders of magnitude above the default, and the fading seen in practice comes
+from the surface (SEI, contamination, heating) rather than the metal's lattice: the
+default is then a pessimistic case that makes damage visible in a single scan.
 """
 
 from __future__ import annotations

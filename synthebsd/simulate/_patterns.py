@@ -374,15 +374,9 @@ def _bytes_per_pattern(model: PatternModel) -> int:
 
 def _fixed_bytes(model: PatternModel, workers: int) -> int:
     """Memory held whatever the chunk size: renderers (image, directions, one chunk each)."""
-    from synthebsd.simulate._renderer import BYTES_PER_FINE_PIXEL, CPU_CHUNK_ELEMENTS
-
-    fine = model.config.oversample**2 * int(np.prod(model.detector.shape))
-    renderer_chunk = max(1, CPU_CHUNK_ELEMENTS // fine)
-    total = 0
-    for mp in model.master_patterns.values():
-        n = int(mp.data.shape[-1])
-        total += 4 * n * (2 * n + 1) + 4 * 3 * fine  # image, direction cosines
-    total += workers * renderer_chunk * BYTES_PER_FINE_PIXEL * fine
+    renderers = model.renderers.values()
+    total = sum(r.fixed_bytes() for r in renderers)
+    total += workers * max((r.cpu_chunk_bytes() for r in renderers), default=0)
     total += 8 * model.xmap.size * (model.offsets.shape[0] + 4)  # weights, dose, yields
     # Mixing: each chunk also renders k̃ of the rows above and below it (the halo).
     halo = 2 * model.halo_rows * model.xmap.shape[1] * int(np.prod(model.detector.shape))

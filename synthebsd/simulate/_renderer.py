@@ -160,7 +160,6 @@ class KikuchiRenderer:
         self.one_hemisphere = bool(np.array_equal(upper, lower))
         if self.one_hemisphere:
             image = np.ascontiguousarray(upper, dtype=np.float32)
-            self._alpha = 1.0
         else:
             # [upper | copy of upper's last column | lower mirrored left-right and
             # up-down]: a point of the lower hemisphere at normalised (gx, gy) of its own
@@ -170,9 +169,8 @@ class KikuchiRenderer:
             image[:, n] = upper[:, -1]
             image[:, n + 1 :] = lower[::-1, ::-1]
             self._alpha = (n - 1) / (2 * n)  # half width of a hemisphere, normalised
+            self._one_minus_alpha = torch.tensor(1.0 - self._alpha, device=self.device)
         self._image = torch.from_numpy(image).to(self.device)[None, None]
-        self._one_minus_alpha = torch.tensor(1.0 - self._alpha, device=self.device)
-        self._n_lambert = n
 
         if self.n_pcs == 1:
             dc = detector_direction_cosines(detector, self.oversample)
@@ -206,6 +204,10 @@ class KikuchiRenderer:
         """Peak working memory of one pattern in a chunk, in bytes (estimate, with margin)."""
         pc = 3 * 8 * self.fine_pixels if self.n_pcs > 1 else 0  # float64 direction cosines
         return BYTES_PER_FINE_PIXEL * self.fine_pixels + pc + 72
+
+    def cpu_chunk_bytes(self) -> int:
+        """Peak working memory of one CPU chunk of :meth:`default_chunk_size` patterns."""
+        return max(1, CPU_CHUNK_ELEMENTS // self.fine_pixels) * self.bytes_per_pattern()
 
     def fixed_bytes(self) -> int:
         """Memory held whatever the chunk size: master-pattern image and direction cosines."""
