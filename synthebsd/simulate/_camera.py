@@ -15,7 +15,11 @@ change the electrons a pattern collects, only how many reads add noise to each p
 Mean and variance before rounding and clipping: g·λ + offset and g²·λ + σ_r²·k.
 
 Random numbers come from a generator seeded by ``(seed, stream, flat point index)``: a
-pattern's noise does not depend on how the map is chunked.
+pattern's noise does not depend on how the map is chunked. It does depend on the last bits
+of the expected counts: NumPy's Poisson sampler (transformed rejection for λ ≥ 10) uses a
+varying number of random numbers, so a rounding change in λ (another device or torch
+build) flips a count or, if it flips an accept/reject decision, re-draws the rest of that
+pattern's noise, with the same statistics.
 """
 
 from __future__ import annotations
