@@ -34,9 +34,9 @@ We know of no measured critical dose for the loss of Kikuchi contrast of Li or N
 room temperature, so the defaults (Li 500, Na 2,000 e/nm²; Cu and Ni 10⁷ e/nm², i.e. not
 damaged at EBSD doses) are assumptions to be replaced by a user's dose series. For a low
 D_c: Li metal is held to be so beam sensitive at room temperature that its atomic
-structure was first imaged under cryo conditions (Li et al., Science 358, 506, 2017), and the ordering
-Li < Na follows from knock-on displacement (Egerton, Li & Malac, Micron 35, 399, 2004):
-the largest energy a 20 keV electron transfers to a nucleus,
+structure was first imaged under cryo conditions (Li et al., Science 358, 506, 2017),
+and the ordering Li < Na follows from knock-on displacement (Egerton, Li & Malac,
+Micron 35, 399, 2004): the largest energy a 20 keV electron transfers to a nucleus,
 E_max = 2E(E + 2m₀c²)/(Mc²) (:func:`max_transferred_energy_ev`), is 6.4 eV for Li,
 the order of the displacement energy of a soft light metal, but 1.9 eV for Na and 0.7 eV
 for Cu, below any displacement threshold. At the default beam (1 nA, 10 ms, 20 kV) a Li

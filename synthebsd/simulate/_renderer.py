@@ -198,6 +198,9 @@ class KikuchiRenderer:
     def default_chunk_size(self) -> int:
         """Patterns per chunk: ~2¹⁷ projected pixels on a CPU, ~2²⁴ on a GPU."""
         elements = CPU_CHUNK_ELEMENTS if self.device.type == "cpu" else GPU_CHUNK_ELEMENTS
+        return self._patterns_per_chunk(elements)
+
+    def _patterns_per_chunk(self, elements: int) -> int:
         return max(1, elements // self.fine_pixels)
 
     def bytes_per_pattern(self) -> int:
@@ -206,8 +209,8 @@ class KikuchiRenderer:
         return BYTES_PER_FINE_PIXEL * self.fine_pixels + pc + 72
 
     def cpu_chunk_bytes(self) -> int:
-        """Peak working memory of one CPU chunk of :meth:`default_chunk_size` patterns."""
-        return max(1, CPU_CHUNK_ELEMENTS // self.fine_pixels) * self.bytes_per_pattern()
+        """Host memory of one chunk of the CPU default size, in bytes (a bound on a GPU)."""
+        return self._patterns_per_chunk(CPU_CHUNK_ELEMENTS) * self.bytes_per_pattern()
 
     def fixed_bytes(self) -> int:
         """Memory held whatever the chunk size: master-pattern image and direction cosines."""
