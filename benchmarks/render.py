@@ -189,24 +189,25 @@ def bench_renderers(args) -> dict:
 
 
 def bench_map(args) -> dict:
-    from synthebsd.config import PatternConfig, SceneConfig
-    from synthebsd.datasets import save_patterns
+    from synthebsd.config import PatternConfig, StudyConfig
+    from synthebsd.io import save_patterns
     from synthebsd.simulate import (
-        cross_section_scene,
+        generate_microstructure,
         make_detector,
         render_patterns,
         simulate_patterns,
     )
 
     n = args.map
-    scene = cross_section_scene(
-        SceneConfig(
-            shape_px=(n, n),
-            step_size_um=0.5,
-            collector_thickness_um=0.1 * n * 0.5,
-            metal_thickness_um=0.6 * n * 0.5,
-            pore_count=n // 8,
-        ),
+    # The demo's cell (Cu | Li | LLZTO preset) on an n × n map of 0.5 µm steps.
+    thickness = {
+        "collector": {"thickness_um": 0.1 * n * 0.5},
+        "metal": {"thickness_um": 0.6 * n * 0.5},
+    }
+    scene = generate_microstructure(
+        StudyConfig(
+            scene={"preset": "cu_li_llzto", "shape_px": (n, n), "step_size_um": 0.5, **thickness}
+        ).scene,
         seed=0,
     )
     mps = {pid: _load(ph.name, args.half_size) for pid, ph in scene.phases if pid >= 0}
@@ -266,7 +267,7 @@ def main() -> None:
     for key, value in result.items():
         print(f"{key:>40}: {value:.4g}" if isinstance(value, float) else f"{key:>40}: {value}")
     if args.json:
-        from synthebsd.datasets import save_json
+        from synthebsd.io import save_json
 
         save_json(result, args.json)
 

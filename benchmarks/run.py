@@ -47,6 +47,7 @@ def main() -> None:
         hough_index,
         preprocess_patterns,
         refine_orientations,
+        smooth_master_pattern,
     )
     from synthebsd.config import MasterPatternConfig, PatternConfig
     from synthebsd.phases import get_phase
@@ -55,7 +56,6 @@ def main() -> None:
         make_detector,
         random_rotations,
         render_patterns,
-        smooth_master_pattern,
     )
 
     detector = make_detector()

@@ -25,11 +25,8 @@ def main() -> None:
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
 
-    from synthebsd.simulate import (
-        MicrostructureConfig,
-        generate_microstructure,
-        load_microstructure_config,
-    )
+    from synthebsd.config import MicrostructureConfig, load_microstructure_config
+    from synthebsd.simulate import generate_microstructure
 
     base = load_microstructure_config("cu_li_llzto")
     config = MicrostructureConfig.model_validate(

@@ -1,4 +1,8 @@
-"""Command-line interface: ``synthebsd demo``."""
+"""Command-line interface: ``synthebsd demo``, ``scene``, ``index``, ``masterpattern``, ``gallery``.
+
+Each command imports what it needs when it runs (``# lazy`` below): the EBSD stack
+(kikuchipy, torch) takes seconds to import, and ``synthebsd --help`` should not wait for it.
+"""
 
 from __future__ import annotations
 
@@ -24,8 +28,9 @@ def demo(
     cache_dir: Path | None = typer.Option(None, "--cache-dir", help="master-pattern cache folder"),
 ) -> None:
     """Run the default end-to-end study: scene, patterns, Hough + dictionary indexing, errors."""
+    # lazy: see the module docstring
     from synthebsd.config import ConfigError, StudyConfig, load_config
-    from synthebsd.study import format_summary, run_study
+    from synthebsd.workflows import format_summary, run_study
 
     try:
         cfg = load_config(config) if config is not None else StudyConfig()
@@ -69,9 +74,10 @@ def index(
     Writes METHOD.h5 (orix map), METHOD_ipf.png, METHOD_score.png (and refined.* with
     --refine) and summary.json to --out.
     """
+    # lazy: see the module docstring
     from pydantic import ValidationError
 
-    from synthebsd.analyze import index_map
+    from synthebsd.workflows import index_map
 
     try:
         summary = index_map(
@@ -118,13 +124,13 @@ def masterpattern(
     The file is readable with kikuchipy.load(FILE, projection="lambert", hemisphere="both");
     the PNG (FILE with .png) shows both hemispheres in the stereographic projection.
     """
+    # lazy: see the module docstring
     from pydantic import ValidationError
 
-    from synthebsd.analyze import plot_master_pattern
     from synthebsd.config import MasterPatternConfig
-    from synthebsd.datasets import write_emsoft_master_pattern
     from synthebsd.phases import get_phase
-    from synthebsd.simulate import get_master_pattern, master_pattern_key
+    from synthebsd.simulate import get_master_pattern, master_pattern_key, save_master_pattern
+    from synthebsd.viz import plot_master_pattern
 
     if out.suffix != ".h5":
         typer.echo(f"error: the output must be an .h5 file, got {out.name}", err=True)
@@ -136,7 +142,7 @@ def masterpattern(
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(2) from e
     mp = get_master_pattern(ph, energy, config, cache_dir)
-    write_emsoft_master_pattern(out, mp, energy, {"key": master_pattern_key(ph, energy, config)})
+    save_master_pattern(out, mp, energy, {"key": master_pattern_key(ph, energy, config)})
     plot_master_pattern(out, out.with_suffix(".png"), f"{ph.name} {engine}, {energy:g} kV,")
     typer.echo(f"Wrote {out} and {out.with_suffix('.png')}")
 
@@ -154,7 +160,8 @@ def scene(
     Writes frame_NNN.h5 (orix maps), frame_NNN.png (regions, IPF, grain boundaries,
     pores), statistics.json (measured next to requested) and config.yaml to --out.
     """
-    from synthebsd.microstructure import write_microstructure
+    # lazy: see the module docstring
+    from synthebsd.workflows import write_microstructure
 
     try:
         summary = write_microstructure(config, out, seed, sequence, frames)
@@ -181,13 +188,15 @@ def gallery(
     cache_dir: Path | None = typer.Option(None, "--cache-dir", help="master-pattern cache folder"),
 ) -> None:
     """One orientation under increasing dose and damage: camera noise, beam damage, FIB layer."""
+    # lazy: see the module docstring
     import numpy as np
     from orix.quaternion import Rotation
     from pydantic import ValidationError
 
     from synthebsd.config import DetectorConfig, MasterPatternConfig
     from synthebsd.phases import get_phase
-    from synthebsd.simulate import get_master_pattern, make_detector, write_pattern_gallery
+    from synthebsd.simulate import get_master_pattern, make_detector
+    from synthebsd.workflows import write_pattern_gallery
 
     if out.suffix.lower() != ".png":
         typer.echo(f"error: the output must be a .png file, got {out.name}", err=True)

@@ -83,18 +83,24 @@ of NZSP must be computed from a full cell (see the tests).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from diffpy.structure import Atom, Lattice, Structure
+from diffpy.structure.spacegroups import GetSpaceGroup
 from orix.crystal_map import Phase, PhaseList
+from scipy.integrate import quad
 
 __all__ = [
     "PHASE_NAMES",
     "AtomSite",
     "PhaseSpec",
     "UnknownPhaseError",
+    "atomic_number",
     "debye_waller_b",
+    "element_symbol",
     "full_cell_phase",
     "get_phase",
     "get_phase_list",
@@ -122,8 +128,6 @@ def debye_waller_b(mass_amu: float, debye_temperature_k: float, temperature_k: f
     b
         B = 8π²⟨u²⟩ in Å² (zero-point motion included).
     """
-    from scipy.integrate import quad
-
     if temperature_k <= 0 or debye_temperature_k <= 0 or mass_amu <= 0:
         raise ValueError("mass, Debye temperature and temperature must be positive")
     x = debye_temperature_k / temperature_k
@@ -131,6 +135,52 @@ def debye_waller_b(mass_amu: float, debye_temperature_k: float, temperature_k: f
     m = mass_amu * _AMU
     b_m2 = 6 * _H**2 * temperature_k / (m * _KB * debye_temperature_k**2) * (phi + x / 4)
     return b_m2 * 1e20
+
+
+def element_symbol(raw: Any) -> str:
+    """Return the element symbol of a diffpy atom type.
+
+    Parameters
+    ----------
+    raw
+        A symbol (``"Li"``), an ion or label (``"Li1+"``, ``"li"``), or an atomic number
+        (``3``, ``"3"``), as diffpy or kikuchipy's EMsoft reader store it.
+
+    Returns
+    -------
+    symbol
+        The capitalised element symbol, e.g. ``"Li"``.
+
+    Raises
+    ------
+    ValueError
+        If no element can be read from ``raw``.
+    """
+    # lazy: de_ebsd imports torch
+    from de_ebsd.crystal.data.scattering_tables import ELEMENT_SYMBOLS
+
+    text = str(raw).strip()
+    if re.fullmatch(r"\d+", text):
+        z = int(text)
+        if 1 <= z <= len(ELEMENT_SYMBOLS):
+            return ELEMENT_SYMBOLS[z - 1]
+        raise ValueError(f"Atomic number {z} is out of range")
+    letters = re.match(r"[A-Za-z]+", text)
+    if letters is not None:
+        word = letters.group(0)
+        for n in (2, 1):
+            candidate = word[:n].capitalize()
+            if len(word) >= n and candidate in ELEMENT_SYMBOLS:
+                return candidate
+    raise ValueError(f"Cannot read an element symbol from {raw!r}")
+
+
+def atomic_number(raw: Any) -> int:
+    """Atomic number of a diffpy atom type (see :func:`element_symbol`)."""
+    # lazy: de_ebsd imports torch
+    from de_ebsd.crystal.data.scattering_tables import ELEMENT_SYMBOLS
+
+    return ELEMENT_SYMBOLS.index(element_symbol(raw)) + 1
 
 
 @dataclass(frozen=True)
@@ -360,8 +410,6 @@ def full_cell_phase(name: str, temperature_k: float = 293.0) -> Phase:
     phase
         A fresh phase; positions in [0, 1), occupancies and ``Uisoequiv`` (Å²) per atom.
     """
-    from diffpy.structure.spacegroups import GetSpaceGroup
-
     asym = get_phase(name, temperature_k)
     spec = _PHASES[asym.name]
     ops = [

@@ -38,3 +38,57 @@ def detector():
     from synthebsd.simulate import make_detector
 
     return make_detector(DetectorConfig())
+
+
+def small_cell_config(
+    shape_px=(16, 20),
+    step_size_um=0.5,
+    collector_um=2.0,
+    metal_um=4.5,
+    porosity=0.0,
+    pore_diameter_um=1.5,
+    metal_ecd_um=2.0,
+    collector_ecd_um=1.0,
+    electrolyte_ecd_um=1.5,
+    metal="Li",
+    collector="Cu",
+):
+    """A small cross-section's configuration (uniform textures, no sub-grains) for tests."""
+    from synthebsd.config import GrainConfig, LayerConfig, MicrostructureConfig, PoreConfig
+
+    return MicrostructureConfig(
+        name="test",
+        shape_px=shape_px,
+        step_size_um=step_size_um,
+        collector=LayerConfig(
+            phase=collector,
+            thickness_um=collector_um,
+            grains=GrainConfig(mean_ecd_um=collector_ecd_um),
+        ),
+        metal=LayerConfig(
+            phase=metal, thickness_um=metal_um, grains=GrainConfig(mean_ecd_um=metal_ecd_um)
+        ),
+        electrolyte=LayerConfig(
+            phase="LLZTO", grains=GrainConfig(mean_ecd_um=electrolyte_ecd_um), indexable=False
+        ),
+        pores=PoreConfig(porosity=porosity, mean_diameter_um=pore_diameter_um),
+    )
+
+
+def small_cell(seed=0, **settings):
+    """The generated map of :func:`small_cell_config` (same settings) for ``seed``."""
+    from synthebsd.simulate import generate_microstructure
+
+    return generate_microstructure(small_cell_config(**settings), seed)
+
+
+@pytest.fixture(scope="session")
+def make_cell():
+    """:func:`small_cell` as a fixture."""
+    return small_cell
+
+
+@pytest.fixture(scope="session")
+def make_cell_config():
+    """:func:`small_cell_config` as a fixture."""
+    return small_cell_config

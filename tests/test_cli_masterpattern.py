@@ -3,7 +3,7 @@ import numpy as np
 from typer.testing import CliRunner
 
 from synthebsd.cli import app
-from synthebsd.datasets import read_emsoft_metadata
+from synthebsd.io import read_emsoft_metadata
 
 
 def test_masterpattern_command_writes_kikuchipy_readable_file_and_png(tmp_path):

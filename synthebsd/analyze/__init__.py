@@ -1,16 +1,12 @@
-"""Indexing (Hough, dictionary, refinement), errors against truth, and figures."""
+"""Indexing and metrics: what the synthetic patterns are used to validate.
 
-from synthebsd.analyze._experimental import index_map
-from synthebsd.analyze._figures import (
-    ipf_rgb,
-    plot_error_histogram,
-    plot_error_map,
-    plot_ipf_key,
-    plot_ipf_map,
-    plot_master_pattern,
-    plot_region_map,
-)
-from synthebsd.analyze._indexing import (
+- :mod:`synthebsd.analyze.indexing`: preprocessing, Hough, dictionary indexing, refinement;
+- :mod:`synthebsd.analyze.metrics`: errors against the truth and microstructure statistics.
+
+The names of both are re-exported here.
+"""
+
+from synthebsd.analyze.indexing import (
     HOUGH_REFLECTORS,
     IndexingResult,
     crystalline_phases,
@@ -19,13 +15,17 @@ from synthebsd.analyze._indexing import (
     preprocess_patterns,
     pseudo_symmetry_operators,
     refine_orientations,
+    smooth_master_pattern,
 )
-from synthebsd.analyze._metrics import indexing_summary, orientation_error_map, pattern_ncc
-from synthebsd.analyze._microstructure_stats import (
+from synthebsd.analyze.metrics import (
     fibre_texture_spread,
     grain_mean_rotations,
+    grain_reference_misorientation,
     grain_size_distribution,
+    indexing_summary,
     microstructure_statistics,
+    orientation_error_map,
+    pattern_ncc,
     pore_statistics,
 )
 
@@ -36,22 +36,16 @@ __all__ = [
     "dictionary_index",
     "fibre_texture_spread",
     "grain_mean_rotations",
+    "grain_reference_misorientation",
     "grain_size_distribution",
     "hough_index",
-    "index_map",
     "indexing_summary",
     "microstructure_statistics",
-    "ipf_rgb",
     "orientation_error_map",
     "pattern_ncc",
-    "plot_error_histogram",
-    "plot_error_map",
-    "plot_ipf_key",
-    "plot_ipf_map",
-    "plot_master_pattern",
-    "plot_region_map",
     "pore_statistics",
     "preprocess_patterns",
     "pseudo_symmetry_operators",
     "refine_orientations",
+    "smooth_master_pattern",
 ]

@@ -1,22 +1,6 @@
-"""Storage: crystal maps, pattern files and summaries, written atomically."""
+"""Training data sets (streams, stores and torch datasets): their own issue.
 
-from synthebsd.datasets._emsoft import read_emsoft_metadata, write_emsoft_master_pattern
-from synthebsd.datasets._io import (
-    atomic_path,
-    load_crystal_map,
-    load_patterns,
-    save_crystal_map,
-    save_json,
-    save_patterns,
-)
+Empty in this release; file input and output moved to :mod:`synthebsd.io`.
+"""
 
-__all__ = [
-    "atomic_path",
-    "load_crystal_map",
-    "load_patterns",
-    "read_emsoft_metadata",
-    "save_crystal_map",
-    "save_json",
-    "save_patterns",
-    "write_emsoft_master_pattern",
-]
+__all__: list[str] = []

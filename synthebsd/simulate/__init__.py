@@ -1,89 +1,128 @@
-"""Scene → patterns: ground-truth maps, master patterns and pattern formation."""
+"""Scene → master patterns → patterns: everything that makes synthetic data.
 
-from synthebsd._microstructure_config import (
-    MicrostructureConfig,
-    list_presets,
-    load_microstructure_config,
-)
-from synthebsd.simulate._camera import camera_counts, camera_moments
-from synthebsd.simulate._damage import (
-    dose_map,
-    max_transferred_energy_ev,
-    primary_electrons,
-)
-from synthebsd.simulate._detector_geometry import detector_direction_cosines
-from synthebsd.simulate._formation import PatternModel, pattern_ground_truth
-from synthebsd.simulate._gallery import write_pattern_gallery
-from synthebsd.simulate._master_pattern import (
+- :mod:`synthebsd.simulate.microstructure`: ground-truth cross-sections and sequences;
+- :mod:`synthebsd.simulate.masterpatterns`: dynamical and kinematical master patterns;
+- :mod:`synthebsd.simulate.patterns`: detector, renderer and the forward model.
+
+The public names of all three are re-exported here.
+"""
+
+from synthebsd.simulate.masterpatterns import (
     compute_master_pattern,
     default_cache_dir,
+    dynamical_master_pattern,
     get_master_pattern,
     kinematical_master_pattern,
     lambert_half_size,
+    lambert_hemispheres,
+    lambert_master_pattern,
     master_pattern_key,
+    save_master_pattern,
+    square_lambert_xy,
+    stereographic_from_lambert,
 )
-from synthebsd.simulate._microstructure import (
-    PHASE_IDS,
+from synthebsd.simulate.microstructure import (
+    fibre_orientations,
     generate_microstructure,
+    load_orientation_set,
+    lognormal_diameters,
     plating_sequence,
+    power_labels,
+    prescribed_area_tessellation,
+    random_rotations,
     stripping_sequence,
+    texture_orientations,
 )
-from synthebsd.simulate._mixing import electron_range_um, footprint_sigmas_um, mixing_weights
-from synthebsd.simulate._patterns import (
+from synthebsd.simulate.patterns import (
+    KikuchiRenderer,
     MemoryBudgetError,
+    PatternModel,
     backscatter_background,
+    camera_counts,
+    camera_electrons_per_pattern,
+    camera_moments,
+    critical_dose,
+    critical_doses,
+    damage_fraction,
+    detector_direction_cosines,
+    dose_map,
+    electron_range_um,
+    footprint_sigmas_um,
+    gaussian_psf_kernel,
     make_detector,
+    master_pattern_stats,
+    max_transferred_energy_ev,
+    mixing_kernel,
+    mixing_weights,
+    pattern_ground_truth,
+    phase_composition,
     plan_chunks,
+    poisson_counts,
     pore_shadow,
+    primary_electrons,
     project_kikuchi_signal,
+    render_kikuchi,
     render_patterns,
+    scale_kikuchi,
+    scan_index,
     simulate_patterns,
-    smooth_master_pattern,
+    surface_layer_factor,
 )
-from synthebsd.simulate._renderer import KikuchiRenderer, render_kikuchi
-from synthebsd.simulate._scene import Region, cross_section_scene, random_rotations
-from synthebsd.simulate._texture import fibre_orientations, load_orientation_set
 
 __all__ = [
-    "write_pattern_gallery",
-    "primary_electrons",
-    "pore_shadow",
-    "plan_chunks",
-    "pattern_ground_truth",
-    "mixing_weights",
-    "max_transferred_energy_ev",
-    "footprint_sigmas_um",
-    "electron_range_um",
-    "dose_map",
-    "camera_moments",
-    "camera_counts",
-    "PatternModel",
-    "MemoryBudgetError",
-    "MicrostructureConfig",
-    "PHASE_IDS",
     "KikuchiRenderer",
-    "Region",
+    "MemoryBudgetError",
+    "PatternModel",
     "backscatter_background",
-    "cross_section_scene",
+    "camera_counts",
+    "camera_electrons_per_pattern",
+    "camera_moments",
     "compute_master_pattern",
+    "critical_dose",
+    "critical_doses",
+    "damage_fraction",
     "default_cache_dir",
     "detector_direction_cosines",
+    "dose_map",
+    "dynamical_master_pattern",
+    "electron_range_um",
     "fibre_orientations",
+    "footprint_sigmas_um",
+    "gaussian_psf_kernel",
     "generate_microstructure",
     "get_master_pattern",
     "kinematical_master_pattern",
-    "list_presets",
     "lambert_half_size",
-    "make_detector",
-    "load_microstructure_config",
+    "lambert_hemispheres",
+    "lambert_master_pattern",
     "load_orientation_set",
+    "lognormal_diameters",
+    "make_detector",
     "master_pattern_key",
+    "master_pattern_stats",
+    "max_transferred_energy_ev",
+    "mixing_kernel",
+    "mixing_weights",
+    "pattern_ground_truth",
+    "phase_composition",
+    "plan_chunks",
     "plating_sequence",
+    "poisson_counts",
+    "pore_shadow",
+    "power_labels",
+    "prescribed_area_tessellation",
+    "primary_electrons",
     "project_kikuchi_signal",
     "random_rotations",
     "render_kikuchi",
     "render_patterns",
+    "save_master_pattern",
+    "scale_kikuchi",
+    "scan_index",
     "simulate_patterns",
-    "smooth_master_pattern",
+    "square_lambert_xy",
+    "stereographic_from_lambert",
     "stripping_sequence",
+    "surface_layer_factor",
+    "texture_orientations",
 ]

@@ -1,0 +1,60 @@
+"""Validated configuration of every stage (pydantic models, units in the field names).
+
+A configuration is plain data: it can be written to and read from YAML, and every field
+is range-checked so that a bad value fails early with a :class:`ConfigError` naming the
+field. One module per stage: the scene (microstructure generator and its presets), the
+patterns (detector, master patterns, beam, camera, damage, mixing), the indexing, and
+the study that strings them together.
+"""
+
+from synthebsd.config._base import ConfigError
+from synthebsd.config._indexing import IndexingConfig
+from synthebsd.config._patterns import (
+    BeamConfig,
+    CameraConfig,
+    DamageConfig,
+    DetectorConfig,
+    MasterPatternConfig,
+    MixingConfig,
+    PatternConfig,
+    SurfaceLayerConfig,
+)
+from synthebsd.config._scene import (
+    GrainConfig,
+    InterfaceConfig,
+    IntragranularConfig,
+    LayerConfig,
+    MicrostructureConfig,
+    PoreConfig,
+    SequenceConfig,
+    TextureConfig,
+    list_presets,
+    load_microstructure_config,
+)
+from synthebsd.config._study import DEMO_SCENE, StudyConfig, load_config
+
+__all__ = [
+    "DEMO_SCENE",
+    "BeamConfig",
+    "CameraConfig",
+    "ConfigError",
+    "DamageConfig",
+    "DetectorConfig",
+    "GrainConfig",
+    "IndexingConfig",
+    "InterfaceConfig",
+    "IntragranularConfig",
+    "LayerConfig",
+    "MasterPatternConfig",
+    "MicrostructureConfig",
+    "MixingConfig",
+    "PatternConfig",
+    "PoreConfig",
+    "SequenceConfig",
+    "StudyConfig",
+    "SurfaceLayerConfig",
+    "TextureConfig",
+    "list_presets",
+    "load_config",
+    "load_microstructure_config",
+]

@@ -1,0 +1,42 @@
+"""Every figure of synthebsd: IPF, region, error, score and dose maps, patterns, panels.
+
+The only subpackage that imports matplotlib. Figures are
+:class:`matplotlib.figure.Figure` objects rendered by the Agg canvas (no pyplot), so
+importing synthebsd never changes a user's matplotlib backend; files are written
+atomically.
+"""
+
+from synthebsd.viz._figure import colormap, new_figure, save_figure
+from synthebsd.viz._maps import (
+    grain_boundary_segments,
+    ipf_rgb,
+    plot_dose_map,
+    plot_error_histogram,
+    plot_error_map,
+    plot_ipf_key,
+    plot_ipf_map,
+    plot_region_map,
+    plot_score_map,
+    region_colormap,
+)
+from synthebsd.viz._patterns import plot_master_pattern, plot_pattern_grid
+from synthebsd.viz._scene import plot_scene_panel
+
+__all__ = [
+    "colormap",
+    "grain_boundary_segments",
+    "ipf_rgb",
+    "new_figure",
+    "plot_dose_map",
+    "plot_error_histogram",
+    "plot_error_map",
+    "plot_ipf_key",
+    "plot_ipf_map",
+    "plot_master_pattern",
+    "plot_pattern_grid",
+    "plot_region_map",
+    "plot_score_map",
+    "plot_scene_panel",
+    "region_colormap",
+    "save_figure",
+]
