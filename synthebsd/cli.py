@@ -21,7 +21,9 @@ def _main() -> None:
 @app.command()
 def demo(
     out: Path = typer.Option(Path("demo-output"), "--out", help="output folder"),
-    seed: int = typer.Option(0, "--seed", min=0, help="random seed (scene and noise)"),
+    seed: int | None = typer.Option(
+        None, "--seed", min=0, help="random seed, scene and noise (default: the config's, 0)"
+    ),
     config: Path | None = typer.Option(
         None, "--config", help="YAML study config to use instead of the default"
     ),
@@ -37,7 +39,8 @@ def demo(
     except ConfigError as e:
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(2) from e
-    cfg = cfg.model_copy(update={"seed": seed})
+    if seed is not None:
+        cfg = cfg.model_copy(update={"seed": seed})
     summary = run_study(cfg, out, cache_dir)
     typer.echo("")
     typer.echo(format_summary(summary))
@@ -151,14 +154,21 @@ def masterpattern(
 def scene(
     config: str = typer.Argument(..., help="preset name (cu_li_llzto, ...) or YAML file"),
     out: Path = typer.Option(..., "--out", help="output folder"),
-    seed: int = typer.Option(0, "--seed", min=0, help="random seed"),
-    sequence: str = typer.Option("none", "--sequence", help="none, plating or stripping"),
-    frames: int = typer.Option(5, "--frames", help="frames of a plating/stripping sequence"),
+    seed: int | None = typer.Option(
+        None, "--seed", min=0, help="random seed (default: the run file's, else 0)"
+    ),
+    sequence: str | None = typer.Option(
+        None, "--sequence", help="none, plating or stripping (default: the run file's)"
+    ),
+    frames: int | None = typer.Option(
+        None, "--frames", help="frames of a sequence (default: the run file's, else 5)"
+    ),
 ) -> None:
     """Generate a cross-section (or in-situ sequence); write maps, panels and statistics.
 
     Writes frame_NNN.h5 (orix maps), frame_NNN.png (regions, IPF, grain boundaries,
-    pores), statistics.json (measured next to requested) and config.yaml to --out.
+    pores), statistics.json (measured next to requested) and config.yaml (the run, seed
+    included: ``synthebsd scene DIR/config.yaml`` re-runs it) to --out.
     """
     # lazy: see the module docstring
     from synthebsd.workflows import write_microstructure

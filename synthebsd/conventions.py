@@ -19,7 +19,7 @@ Ground-truth maps
 Every ground-truth :class:`~orix.crystal_map.CrystalMap` carries a ``region`` property
 (:class:`Region` codes), ``grain_id`` (−1 outside grains) and ``pore`` (1 in pores).
 Phase ids follow :data:`PHASE_IDS`: metal 0, collector 1, electrolyte 2; points without
-an indexable phase (pores, an electrolyte that is not indexable) have phase id −1.
+an indexable phase (pores, an amorphous layer) have phase id −1.
 
 Randomness
 ----------
@@ -36,6 +36,7 @@ from enum import IntEnum
 import numpy as np
 
 __all__ = [
+    "CALIBRATION_STREAM",
     "NOISE_STREAM",
     "PHASE_IDS",
     "REGION_COLOURS",
@@ -63,13 +64,15 @@ REGION_COLOURS: dict[Region, str] = {
     Region.ELECTROLYTE: "0.6",
 }
 
-#: Phase id of each layer in a ground-truth map (a layer that is not indexable: −1).
+#: Phase id of each layer in a ground-truth map (an amorphous layer: −1).
 PHASE_IDS: dict[str, int] = {"metal": 0, "collector": 1, "electrolyte": 2}
 
 #: Seed stream of the scene (microstructure).
 SCENE_STREAM = 0
 #: Seed stream of the pattern noise (with the flat point index).
 NOISE_STREAM = 1
+#: Seed stream of the indexer's projection-centre calibration error.
+CALIBRATION_STREAM = 2
 
 
 def stream_rng(seed: int, stream: int, *index: int) -> np.random.Generator:

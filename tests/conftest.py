@@ -52,8 +52,10 @@ def small_cell_config(
     electrolyte_ecd_um=1.5,
     metal="Li",
     collector="Cu",
+    amorphous_electrolyte=True,
 ):
-    """A small cross-section's configuration (uniform textures, no sub-grains) for tests."""
+    """A small cross-section's configuration (uniform textures, no sub-grains) for tests;
+    the LLZTO electrolyte is amorphous (background only) unless asked otherwise."""
     from synthebsd.config import GrainConfig, LayerConfig, MicrostructureConfig, PoreConfig
 
     return MicrostructureConfig(
@@ -69,7 +71,9 @@ def small_cell_config(
             phase=metal, thickness_um=metal_um, grains=GrainConfig(mean_ecd_um=metal_ecd_um)
         ),
         electrolyte=LayerConfig(
-            phase="LLZTO", grains=GrainConfig(mean_ecd_um=electrolyte_ecd_um), indexable=False
+            phase="LLZTO",
+            grains=GrainConfig(mean_ecd_um=electrolyte_ecd_um),
+            amorphous=amorphous_electrolyte,
         ),
         pores=PoreConfig(porosity=porosity, mean_diameter_um=pore_diameter_um),
     )

@@ -26,12 +26,14 @@ from synthebsd.config._scene import (
     LayerConfig,
     MicrostructureConfig,
     PoreConfig,
+    SceneRunConfig,
     SequenceConfig,
     TextureConfig,
     list_presets,
     load_microstructure_config,
+    load_scene_run,
 )
-from synthebsd.config._study import DEMO_SCENE, StudyConfig, load_config
+from synthebsd.config._study import DEMO_SCENE, IndexerModelConfig, StudyConfig, load_config
 
 __all__ = [
     "DEMO_SCENE",
@@ -41,6 +43,7 @@ __all__ = [
     "DamageConfig",
     "DetectorConfig",
     "GrainConfig",
+    "IndexerModelConfig",
     "IndexingConfig",
     "InterfaceConfig",
     "IntragranularConfig",
@@ -50,6 +53,7 @@ __all__ = [
     "MixingConfig",
     "PatternConfig",
     "PoreConfig",
+    "SceneRunConfig",
     "SequenceConfig",
     "StudyConfig",
     "SurfaceLayerConfig",
@@ -57,4 +61,5 @@ __all__ = [
     "list_presets",
     "load_config",
     "load_microstructure_config",
+    "load_scene_run",
 ]

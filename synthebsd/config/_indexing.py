@@ -17,8 +17,13 @@ class IndexingConfig(StrictModel):
     refine: bool = True
     kinematical_dictionary: bool = Field(
         True,
-        description="with dynamical patterns, also index with kinematical master patterns "
+        description="also index the realistic patterns with a kinematical indexer model "
         "(the usual shortcut) and report both",
+    )
+    electrolyte_candidate: bool = Field(
+        False,
+        description="add a crystalline electrolyte to the candidate phases (default: the "
+        "metal and the collector, as in practice)",
     )
     dictionary_resolution_deg: float = Field(3.0, ge=0.5, le=10.0)
     refine_trust_region_deg: float = Field(

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from synthebsd.config._base import StrictModel
+
+_UINT16_MAX = 65_535
 
 __all__ = [
     "BeamConfig",
@@ -30,11 +32,20 @@ class DetectorConfig(StrictModel):
 
     The projection centre is in the Bruker convention (kikuchipy's internal one):
     PCx and PCy as fractions of the detector width and height from the top left, PCz as
-    the detector distance over the detector height.
+    the detector distance over the detector height. ``pc_bruker`` is the PC at the centre
+    of a map; across the map it moves with the beam (kikuchipy's ``extrapolate_pc``) by the
+    scan step over the detector size ``shape_px × px_size_um``.
     """
 
     shape_px: tuple[int, int] = Field((60, 60), description="pattern (rows, cols) in pixels")
     pc_bruker: tuple[float, float, float] = (0.5, 0.25, 0.55)
+    px_size_um: float = Field(
+        560.0,
+        gt=0.0,
+        le=10_000.0,
+        description="size of one pattern pixel on the screen in µm (binning included); "
+        "60 × 560 µm = a 33.6 mm screen",
+    )
     sample_tilt_deg: float = Field(70.0, ge=0.0, le=90.0)
     camera_tilt_deg: float = Field(0.0, ge=-30.0, le=30.0)
     energy_kv: float = Field(20.0, ge=5.0, le=40.0, description="beam energy in kV")
@@ -187,7 +198,13 @@ class MixingConfig(StrictModel):
     min_weight: float = Field(
         1e-3, gt=0.0, lt=0.5, description="neighbour weights below this are dropped"
     )
-    max_offset_px: int = Field(8, ge=1, le=50, description="largest neighbour offset per axis")
+    max_offset_px: int | None = Field(
+        None,
+        ge=1,
+        le=50,
+        description="largest neighbour offset per axis; None: 3σ of the widest footprint "
+        "(a smaller value that cuts the footprint short is refused)",
+    )
 
 
 class SurfaceLayerConfig(StrictModel):
@@ -229,14 +246,31 @@ class PatternConfig(StrictModel):
     memory_budget_gib: float = Field(
         2.0, gt=0.0, le=1024.0, description="working memory of pattern rendering, all chunks"
     )
-    pore_depth_ratio: float = Field(
-        0.0,
-        ge=0.0,
-        le=10.0,
-        description="pore depth / width: the rim shadows low take-off angles; 0 = no shadow",
+    pore_patterns: bool = Field(
+        True,
+        description="pores give the weaker, rim-shadowed pattern of the grain at their "
+        "floor (from the generator's pore geometry); False: background only",
     )
     beam: BeamConfig = BeamConfig()
     camera: CameraConfig = CameraConfig()
     damage: DamageConfig = DamageConfig()
     mixing: MixingConfig = MixingConfig()
     surface_layer: SurfaceLayerConfig = SurfaceLayerConfig()
+
+    @model_validator(mode="after")
+    def _no_saturation(self) -> PatternConfig:
+        # Counts are stored as uint16: refuse a dose whose brightest pixel would clip.
+        if self.camera.enabled:
+            return self
+        brightest = max(1.0, self.pore_intensity, self.electrolyte_intensity)
+        damage = self.damage.diffuse_background if self.damage.enabled else 0.0
+        peak = self.dose_counts * brightest * (1 + self.band_contrast + damage)
+        if peak > _UINT16_MAX:
+            raise ValueError(
+                f"dose_counts {self.dose_counts:g} × brightest yield {brightest:g} × "
+                f"(1 + band contrast {self.band_contrast:g}"
+                + (f" + diffuse background {damage:g}" if damage else "")
+                + f") = {peak:.0f} counts exceeds the 16-bit range ({_UINT16_MAX}): patterns "
+                "would saturate; lower the dose or use the camera model (bit depth, gain)"
+            )
+        return self

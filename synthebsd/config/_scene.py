@@ -30,8 +30,10 @@ __all__ = [
     "PoreConfig",
     "SequenceConfig",
     "TextureConfig",
+    "SceneRunConfig",
     "list_presets",
     "load_microstructure_config",
+    "load_scene_run",
 ]
 
 _PRESET_PACKAGE = "synthebsd.config.presets"
@@ -138,10 +140,11 @@ class LayerConfig(StrictModel):
     intragranular: IntragranularConfig = Field(
         IntragranularConfig(), description="metal only: orientation spread inside grains"
     )
-    indexable: bool = Field(
-        True,
-        description="give the layer's points its phase id (≥ 0); False: phase id −1 "
-        "(e.g. an electrolyte whose patterns are not simulated); grains are kept either way",
+    amorphous: bool = Field(
+        False,
+        description="True: no crystal order (e.g. a glassy electrolyte): phase id −1 and "
+        "background-only patterns; False: the layer's points carry its phase id and give "
+        "its Kikuchi patterns; grains are kept either way",
     )
 
     @field_validator("phase")
@@ -201,9 +204,7 @@ class MicrostructureConfig(StrictModel):
     metal: LayerConfig = LayerConfig(
         phase="Li", thickness_um=12.0, grains=GrainConfig(mean_ecd_um=4.0)
     )
-    electrolyte: LayerConfig = LayerConfig(
-        phase="LLZTO", grains=GrainConfig(mean_ecd_um=3.0), indexable=False
-    )
+    electrolyte: LayerConfig = LayerConfig(phase="LLZTO", grains=GrainConfig(mean_ecd_um=3.0))
     collector_interface: InterfaceConfig = InterfaceConfig(amplitude_um=0.1)
     electrolyte_interface: InterfaceConfig = InterfaceConfig()
     pores: PoreConfig = PoreConfig()
@@ -244,6 +245,47 @@ class MicrostructureConfig(StrictModel):
                     f"2 pixels ({2 * self.step_size_um} µm): grains cannot be resolved"
                 )
         return self
+
+
+class SceneRunConfig(StrictModel):
+    """One run of ``synthebsd scene``: the cell and how to render it (``config.yaml``)."""
+
+    seed: int = Field(0, ge=0)
+    sequence: Literal["none", "plating", "stripping"] = "none"
+    frames: int = Field(1, ge=1, le=1000, description="frames of a sequence (≥ 2)")
+    scene: MicrostructureConfig
+
+    @model_validator(mode="after")
+    def _frames(self) -> SceneRunConfig:
+        if self.sequence != "none" and self.frames < 2:
+            raise ValueError(f"a {self.sequence} sequence needs frames ≥ 2, got {self.frames}")
+        return self
+
+
+def load_scene_run(
+    source: str | Path,
+    seed: int | None = None,
+    sequence: str | None = None,
+    frames: int | None = None,
+) -> SceneRunConfig:
+    """A scene run from a preset, a microstructure YAML, or a run file (``config.yaml``).
+
+    A run file (a mapping with a ``scene`` key, as ``synthebsd scene`` writes) brings its
+    own seed, sequence and frame count; the arguments given override them. Otherwise the
+    defaults are seed 0, no sequence, and 5 frames for a sequence.
+
+    Raises
+    ------
+    ConfigError
+        If the source or a value is invalid; the message names the field.
+    """
+    data, label = scene_settings(source)
+    run = data if "scene" in data else {"scene": data}
+    updates = {"seed": seed, "sequence": sequence, "frames": frames}
+    run = run | {k: v for k, v in updates.items() if v is not None}
+    if run.get("sequence", "none") != "none" and "frames" not in run:
+        run["frames"] = 5
+    return validated(SceneRunConfig, run, f"scene run {label}")
 
 
 def list_presets() -> list[str]:

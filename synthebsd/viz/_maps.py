@@ -29,6 +29,7 @@ __all__ = [
     "plot_error_map",
     "plot_ipf_key",
     "plot_ipf_map",
+    "plot_method_comparison",
     "plot_region_map",
     "plot_score_map",
     "region_colormap",
@@ -234,4 +235,46 @@ def plot_dose_map(truth: CrystalMap, dose_e_per_nm2: np.ndarray, path: str | Pat
     ax.set_xlabel("x (µm)")
     ax.set_ylabel("y (µm)")
     ax.set_title("Dose while each pattern was recorded (scan order, probe tails)")
+    return save_figure(fig, path)
+
+
+def plot_method_comparison(methods: dict[str, dict], path: str | Path) -> Path:
+    """Each method's success within 2° and 5° under every forward model, side by side.
+
+    ``methods`` is the study's summary (``forward_model`` and ``fraction_within_*deg`` per
+    method); names ending in ``_<forward model>`` are grouped with their base method.
+    """
+    models = list(dict.fromkeys(m["forward_model"] for m in methods.values()))
+    base = {}
+    for name, m in methods.items():
+        suffix = f"_{m['forward_model']}"
+        key = name[: -len(suffix)] if name.endswith(suffix) else name
+        base.setdefault(key, {})[m["forward_model"]] = m
+    names = list(base)
+    fig = new_figure((max(6.0, 1.4 * len(names)), 4.5))
+    ax = fig.add_subplot()
+    width = 0.8 / max(len(models), 1)
+    x = np.arange(len(names))
+    colours = colormap("tab10")
+    for k, model in enumerate(models):
+        for limit, alpha in ((5, 0.35), (2, 1.0)):
+            values = [
+                (base[n][model].get(f"fraction_within_{limit}deg") or 0.0)
+                if model in base[n]
+                else np.nan
+                for n in names
+            ]
+            ax.bar(
+                x + (k - (len(models) - 1) / 2) * width,
+                values,
+                width * 0.95,
+                color=colours(k),
+                alpha=alpha,
+                label=f"{model}: within {limit}°",
+            )
+    ax.set_xticks(x, names, rotation=20, ha="right")
+    ax.set_ylim(0, 1.05)
+    ax.set_ylabel("fraction of indexable points")
+    ax.set_title("Success against truth: realistic patterns vs the indexer's own (matched)")
+    ax.legend(fontsize=8, loc="lower right")
     return save_figure(fig, path)

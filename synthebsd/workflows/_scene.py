@@ -8,7 +8,8 @@ Output folder:
 - ``frame_000.png``, …: panels of regions, IPF-Y colours, grain boundaries and pores;
 - ``statistics.json``: per frame the measured grain sizes, texture spread, intragranular
   misorientation and porosity next to the requested values, and the timings;
-- ``config.yaml``: the exact configuration (``synthebsd scene config.yaml`` re-runs it).
+- ``config.yaml``: the exact run, seed, sequence and frame count included
+  (``synthebsd scene config.yaml`` re-runs the same frames).
 
 Every file is written under a temporary name and renamed when complete.
 """
@@ -22,7 +23,7 @@ from typing import Any, Literal
 import yaml
 
 from synthebsd.analyze import microstructure_statistics
-from synthebsd.config import load_microstructure_config
+from synthebsd.config import load_scene_run
 from synthebsd.io import atomic_path, save_crystal_map, save_json
 from synthebsd.simulate import generate_microstructure, plating_sequence, stripping_sequence
 from synthebsd.viz import plot_scene_panel
@@ -33,24 +34,26 @@ __all__ = ["write_microstructure"]
 def write_microstructure(
     source: str | Path,
     out_dir: str | Path,
-    seed: int = 0,
-    sequence: Literal["none", "plating", "stripping"] = "none",
-    n_frames: int = 1,
+    seed: int | None = None,
+    sequence: Literal["none", "plating", "stripping"] | None = None,
+    n_frames: int | None = None,
 ) -> dict[str, Any]:
     """Generate a scene or sequence from a preset or YAML file and write it to a folder.
 
     Parameters
     ----------
     source
-        Preset name (:func:`~synthebsd.config.list_presets`) or YAML file.
+        Preset name (:func:`~synthebsd.config.list_presets`), microstructure YAML file,
+        or the ``config.yaml`` of an earlier run (which brings its seed, sequence and
+        frame count; :func:`~synthebsd.config.load_scene_run`).
     out_dir
         Output folder (created if needed).
     seed
-        Random seed (≥ 0).
+        Random seed (≥ 0); default the run file's, else 0.
     sequence
-        ``none`` (one scene), ``plating`` or ``stripping``.
+        ``none`` (one scene), ``plating`` or ``stripping``; default the run file's.
     n_frames
-        Frames of a sequence (≥ 2); ignored for ``none``.
+        Frames of a sequence (≥ 2); default the run file's, else 5.
 
     Returns
     -------
@@ -64,13 +67,8 @@ def write_microstructure(
     ValueError
         Invalid seed, sequence or frame count, or a texture that cannot be sampled.
     """
-    if seed < 0:
-        raise ValueError(f"seed must be ≥ 0, got {seed}")
-    if sequence not in ("none", "plating", "stripping"):
-        raise ValueError(f"sequence must be none, plating or stripping, got {sequence!r}")
-    if sequence != "none" and n_frames < 2:
-        raise ValueError(f"a {sequence} sequence needs --frames ≥ 2, got {n_frames}")
-    config = load_microstructure_config(source)
+    run = load_scene_run(source, seed, sequence, n_frames)
+    config, seed, sequence, n_frames = run.scene, run.seed, run.sequence, run.frames
     out = Path(out_dir)
     t0 = time.perf_counter()
     if sequence == "plating":
@@ -93,7 +91,7 @@ def write_microstructure(
         plot_scene_panel(xmap, out / f"frame_{k:03d}.png", title, names)
         stats.append(microstructure_statistics(xmap, config))
     with atomic_path(out / "config.yaml") as tmp:
-        tmp.write_text(yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False))
+        tmp.write_text(yaml.safe_dump(run.model_dump(mode="json"), sort_keys=False))
     summary = {
         "config": str(source),
         "name": config.name,

@@ -1,21 +1,22 @@
-"""The end-to-end study: scene → patterns → Hough and dictionary indexing → errors vs truth.
+"""The end-to-end method-validation study: scene → patterns → indexing → errors vs truth.
 
-:func:`run_study` writes into one folder:
+Each method is scored on patterns that a richer model made than the one it is given (no
+inverse crime, :mod:`synthebsd.workflows._forward_models`): the ``realistic`` forward
+model renders the truth, the ``indexer`` model is what a user has. The ``matched`` forward
+model (patterns from the indexer's own model) is run beside it, so that the cost of the
+mismatch is a number. :func:`run_study` writes into one folder:
 
-- ``truth.h5``, ``hough.h5``, ``dictionary.h5``, ``refined.h5``: orix crystal maps (with
-  dynamical patterns also ``dictionary_kinematical.h5`` and ``refined_kinematical.h5``:
-  the same indexing with kinematical master patterns),
-- ``patterns.h5``: the noisy patterns (kikuchipy h5ebsd; ``kikuchipy.load`` reads it),
-- ``summary.json``: per method, errors in degrees, success fractions, patterns per second,
-- PNG figures: IPF maps of truth and each method, error maps, an error histogram,
-- ``config.yaml``: the configuration that made all of it.
-
-With a pattern-physics model switched on (``patterns.damage``, ``patterns.mixing``,
-``patterns.surface_layer``, pore shadowing) the truth map also carries, per point, the
-cumulative dose ``dose_e_per_nm2``, ``damage_fraction``, ``contrast_factor``,
-``mixing_self_weight`` and ``mixing_same_grain_weight``; ``pattern_truth.h5`` holds the
-full mixing weights (n × K, cells at the stored (row, col) offsets), and
-``truth_dose.png`` shows the dose map when beam damage is on.
+- ``truth.h5``: the ground truth (orix); ``pattern_truth.h5``: per pattern the projection
+  centre, the diffracting phase and point (a pore's floor), dose and mixing weights;
+- ``patterns.h5`` (realistic) and ``patterns_matched.h5``: noisy patterns (kikuchipy
+  h5ebsd);
+- ``<method>.h5`` for ``hough``, ``dictionary``, ``refined`` (realistic),
+  ``*_kinematical`` (the kinematical shortcut, realistic) and ``*_matched``: orix maps;
+- ``summary.json``: per method the errors in degrees, success fractions, pores and
+  electrolyte given an orientation, patterns per second, the forward and indexer models;
+- PNG figures: IPF maps of truth and each method, error maps, an error histogram, the
+  realistic-against-matched comparison, the dose map when beam damage is on;
+- ``config.yaml``: the configuration that made all of it (``--config`` re-runs it).
 """
 
 from __future__ import annotations
@@ -30,14 +31,13 @@ import yaml
 
 from synthebsd import __version__
 from synthebsd.analyze import (
-    crystalline_phases,
+    IndexingResult,
     dictionary_index,
     hough_index,
     indexing_summary,
     orientation_error_map,
     preprocess_patterns,
     refine_orientations,
-    smooth_master_pattern,
 )
 from synthebsd.config import StudyConfig
 from synthebsd.conventions import SCENE_STREAM, stream_rng
@@ -45,8 +45,6 @@ from synthebsd.io import atomic_path, load_patterns, save_crystal_map, save_json
 from synthebsd.simulate import (
     PatternModel,
     generate_microstructure,
-    get_master_pattern,
-    make_detector,
     pattern_ground_truth,
     simulate_patterns,
 )
@@ -56,8 +54,10 @@ from synthebsd.viz import (
     plot_error_map,
     plot_ipf_key,
     plot_ipf_map,
+    plot_method_comparison,
     plot_region_map,
 )
+from synthebsd.workflows._forward_models import IndexerModel, forward_model, indexer_model
 
 __all__ = ["format_summary", "run_study"]
 
@@ -131,109 +131,101 @@ def run_study(
     )
     timings["scene_s"] = time.perf_counter() - t
 
-    t = _stage(f"{config.master_pattern.engine} master patterns")
-    truth_phases = [(pid, phase) for pid, phase in truth.phases if pid >= 0]
-    detector = make_detector(config.detector)
-
-    master_patterns = {
-        pid: get_master_pattern(phase, energy, config.master_pattern, cache_dir)
-        for pid, phase in truth_phases
+    t = _stage("master patterns (truth and indexer models)")
+    index_models = {"": indexer_model(config, truth, cache_dir=cache_dir)}
+    if (
+        config.indexing.dictionary
+        and config.indexing.kinematical_dictionary
+        and (config.indexer.engine or config.master_pattern.engine) != "kinematical"
+    ):
+        index_models["_kinematical"] = indexer_model(
+            config, truth, "kinematical", cache_dir=cache_dir
+        )
+    exact = indexer_model(config, truth, exact_pc=True, cache_dir=cache_dir)
+    forward = {
+        name: forward_model(name, config, truth, index_models[""], cache_dir)
+        for name in config.forward_models
     }
-
-    def indexing_model(mp):
-        # The indexer's model: smoothed to the detector resolution (see smooth_master_pattern).
-        if not config.indexing.smooth_master_pattern:
-            return mp
-        return smooth_master_pattern(mp, detector, config.patterns.psf_sigma_px)
-
     timings["master_patterns_s"] = time.perf_counter() - t
 
-    t = _stage(f"rendering {truth.size} patterns")
-    model = PatternModel(truth, master_patterns, detector, config.patterns, energy)
-    lazy = simulate_patterns(
-        truth, master_patterns, detector, config.patterns, energy, config.seed, model=model
-    )
-    save_patterns(lazy, out / "patterns.h5")
-    if not model.plain:
-        _save_pattern_truth(truth, model, out)
-    signal = load_patterns(out / "patterns.h5")
-    timings["patterns_s"] = time.perf_counter() - t
-
-    patterns = preprocess_patterns(signal)
-    phase_list = crystalline_phases(truth.phases)
-    idx_cfg = config.indexing
-    # Dictionaries from the engine that made the patterns; with dynamical patterns also
-    # from kinematical master patterns, the usual shortcut, to show what it costs.
-    dictionaries = {"": [indexing_model(master_patterns[pid]) for pid in phase_list.ids]}
-    if (
-        idx_cfg.dictionary
-        and idx_cfg.kinematical_dictionary
-        and config.master_pattern.engine != "kinematical"
-    ):
-        kinematical = config.master_pattern.model_copy(update={"engine": "kinematical"})
-        dictionaries["_kinematical"] = [
-            indexing_model(get_master_pattern(phase, energy, kinematical, cache_dir))
-            for _, phase in truth_phases
-        ]
-    results = {}
-    if idx_cfg.hough:
-        _stage("Hough indexing (PyEBSDIndex)")
-        results["hough"] = hough_index(
-            patterns, phase_list, detector, idx_cfg.min_hough_confidence, truth
-        )
-    for suffix, mps in dictionaries.items() if idx_cfg.dictionary else ():
-        engine = "kinematical" if suffix else config.master_pattern.engine
-        _stage(f"dictionary indexing (kikuchipy, {engine} dictionaries)")
-        results[f"dictionary{suffix}"] = dictionary_index(
-            patterns,
-            mps,
-            detector,
-            energy,
-            idx_cfg.dictionary_resolution_deg,
-            idx_cfg.min_dictionary_score,
+    results: dict[str, tuple[IndexingResult, str, IndexerModel]] = {}
+    for name, fm in forward.items():
+        suffix = "" if name == "realistic" else f"_{name}"
+        t = _stage(f"rendering {truth.size} patterns ({name} forward model)")
+        model = PatternModel(truth, fm.master_patterns, fm.detector, config.patterns, energy)
+        lazy = simulate_patterns(
             truth,
+            fm.master_patterns,
+            fm.detector,
+            config.patterns,
+            energy,
+            config.seed,
+            model=model,
         )
-        if idx_cfg.refine:
-            _stage("orientation refinement (kikuchipy)")
-            results[f"refined{suffix}"] = refine_orientations(
-                patterns,
-                results[f"dictionary{suffix}"].xmap,
-                mps,
-                detector,
-                energy,
-                idx_cfg.refine_trust_region_deg,
-                idx_cfg.refine_initial_step_deg,
-                idx_cfg.refine_pseudo_symmetry,
-            )
+        save_patterns(lazy, out / f"patterns{suffix}.h5")
+        if name == "realistic":
+            _save_pattern_truth(truth, model, out)
+        timings[f"patterns{suffix}_s"] = time.perf_counter() - t
+        patterns = preprocess_patterns(load_patterns(out / f"patterns{suffix}.h5", lazy=True))
+        indexers = {"": exact} if name == "matched" else index_models
+        for variant, im in indexers.items():
+            for method, res in _index(patterns, im, config, truth, variant == "").items():
+                results[f"{method}{variant}{suffix}"] = (res, name, im)
 
     t = _stage("errors and figures")
     methods = {}
     errors = {}
-    for name, res in results.items():
+    for name, (res, fm_name, im) in results.items():
         err = orientation_error_map(truth, res.xmap)
         errors[name] = err
         save_crystal_map(res.xmap, out / f"{name}.h5")
         plot_ipf_map(res.xmap, out / f"{name}_ipf.png", f"{name} (IPF-Z)")
         plot_error_map(truth, err, out / f"{name}_error.png", f"{name}: error to truth")
-        methods[name] = indexing_summary(truth, res.xmap, err)
-        methods[name]["seconds"] = res.seconds
-        methods[name]["patterns_per_second"] = res.patterns_per_second
+        methods[name] = indexing_summary(truth, res.xmap, err, im.phase_names)
+        methods[name] |= {
+            "forward_model": fm_name,
+            "indexer": im.name,
+            "seconds": res.seconds,
+            "patterns_per_second": res.patterns_per_second,
+        }
     if errors:
-        plot_error_histogram(errors, out / "error_histogram.png")
+        plot_error_histogram(
+            {k: v for k, v in errors.items() if methods[k]["forward_model"] == "realistic"},
+            out / "error_histogram.png",
+        )
+        plot_method_comparison(methods, out / "forward_models.png")
     timings["report_s"] = time.perf_counter() - t
 
+    im = index_models[""]
     summary = {
         "synthebsd": __version__,
         "python": platform.python_version(),
         "seed": config.seed,
+        "scene": config.scene.name,
         "map_shape": list(truth.shape),
         "step_size_um": truth.dx,
         "n_patterns": truth.size,
-        "pattern_shape": list(detector.shape),
+        "pattern_shape": list(config.detector.shape_px),
         "dose_counts": config.patterns.dose_counts,
         "band_contrast": config.patterns.band_contrast,
         "projection_centre_bruker": list(config.detector.pc_bruker),
-        "pattern_engine": config.master_pattern.engine,
+        "candidate_phases": im.phase_names,
+        "forward_models": {
+            name: {
+                "master_patterns": fm.keys,
+                "pc_per_point": bool(np.asarray(fm.detector.pcz).size > 1),
+                "pc_range_bruker": np.ptp(
+                    np.asarray(fm.detector.pc).reshape(-1, 3), axis=0
+                ).tolist(),
+            }
+            for name, fm in forward.items()
+        },
+        "indexer": {
+            "master_patterns": im.keys,
+            "smoothed": config.indexing.smooth_master_pattern,
+            "pc_bruker": np.asarray(im.detector.pc).reshape(3).tolist(),
+            "pc_calibration_error": im.pc_error.tolist(),
+        },
         "methods": methods,
         "timings": timings,
     }
@@ -241,19 +233,59 @@ def run_study(
     return summary
 
 
+def _index(patterns, im: IndexerModel, config: StudyConfig, truth, with_hough: bool) -> dict:
+    """Hough (once per pattern set), dictionary indexing and refinement with one model."""
+    cfg = config.indexing
+    energy = config.detector.energy_kv
+    out = {}
+    if cfg.hough and with_hough:
+        _stage(f"Hough indexing (PyEBSDIndex), {im.name}")
+        out["hough"] = hough_index(
+            patterns, im.phase_list, im.detector, cfg.min_hough_confidence, truth
+        )
+    if cfg.dictionary:
+        _stage(f"dictionary indexing, {im.name} model")
+        out["dictionary"] = dictionary_index(
+            patterns,
+            im.master_patterns,
+            im.detector,
+            energy,
+            cfg.dictionary_resolution_deg,
+            cfg.min_dictionary_score,
+            truth,
+        )
+        if cfg.refine:
+            _stage(f"orientation refinement, {im.name} model")
+            out["refined"] = refine_orientations(
+                patterns,
+                out["dictionary"].xmap,
+                im.master_patterns,
+                im.detector,
+                energy,
+                cfg.refine_trust_region_deg,
+                cfg.refine_initial_step_deg,
+                cfg.refine_pseudo_symmetry,
+            )
+    return out
+
+
 def format_summary(summary: dict) -> str:
     """A short fixed-width table of the per-method numbers."""
-    head = f"{'method':<22}{'median°':>9}{'p95°':>8}{'<2°':>7}{'<5°':>7}{'not idx':>9}{'pores idx':>10}{'pat/s':>9}"
+    head = (
+        f"{'method':<26}{'median°':>9}{'p95°':>8}{'<2°':>7}{'<5°':>7}{'not idx':>9}"
+        f"{'pores idx':>10}{'electr idx':>11}{'pat/s':>9}"
+    )
     lines = [head, "-" * len(head)]
+
+    def f(v, fmt):
+        return format(v, fmt) if v is not None else "-"
+
     for name, m in summary["methods"].items():
-        pore = m["non_indexable"].get("pore", {}).get("fraction_given_orientation")
-
-        def f(v, fmt):
-            return format(v, fmt) if v is not None else "-"
-
+        given = {k: v.get("fraction_given_orientation") for k, v in m["non_indexable"].items()}
         lines.append(
-            f"{name:<22}{f(m['median_error_deg'], '9.3f')}{f(m['p95_error_deg'], '8.2f')}"
+            f"{name:<26}{f(m['median_error_deg'], '9.3f')}{f(m['p95_error_deg'], '8.2f')}"
             f"{f(m['fraction_within_2deg'], '7.3f')}{f(m['fraction_within_5deg'], '7.3f')}"
-            f"{f(m['fraction_not_indexed'], '9.3f')}{f(pore, '10.3f')}{m['patterns_per_second']:9.1f}"
+            f"{f(m['fraction_not_indexed'], '9.3f')}{f(given.get('pore'), '10.3f')}"
+            f"{f(given.get('electrolyte'), '11.3f')}{m['patterns_per_second']:9.1f}"
         )
     return "\n".join(lines)

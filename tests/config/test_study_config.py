@@ -70,3 +70,23 @@ def test_cli_rejects_bad_config_and_seed(tmp_path):
     assert not (tmp_path / "o").exists()
     result = CliRunner().invoke(app, ["demo", "--out", str(tmp_path / "o"), "--seed", "-1"])
     assert result.exit_code == 2
+
+
+def test_demo_config_file_keeps_its_seed_unless_one_is_given(tmp_path, monkeypatch):
+    import synthebsd.workflows
+
+    seen = []
+    monkeypatch.setattr(
+        synthebsd.workflows, "run_study", lambda cfg, out, cache: seen.append(cfg.seed) or {}
+    )
+    monkeypatch.setattr(synthebsd.workflows, "format_summary", lambda summary: "")
+    path = tmp_path / "config.yaml"
+    path.write_text("seed: 7\n")
+    assert (
+        CliRunner().invoke(app, ["demo", "--out", str(tmp_path), "--config", str(path)]).exit_code
+        == 0
+    )
+    args = ["demo", "--out", str(tmp_path), "--config", str(path), "--seed", "2"]
+    assert CliRunner().invoke(app, args).exit_code == 0
+    assert CliRunner().invoke(app, ["demo", "--out", str(tmp_path)]).exit_code == 0
+    assert seen == [7, 2, 0]

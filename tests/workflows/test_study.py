@@ -61,6 +61,10 @@ def test_outputs_exist(study_dir):
         "hough_error.png",
         "refined_error.png",
         "error_histogram.png",
+        "forward_models.png",
+        "patterns_matched.h5",
+        "pattern_truth.h5",
+        "refined_matched.h5",
     ):
         assert (study_dir / name).is_file(), name
         assert (study_dir / name).stat().st_size > 0
@@ -73,22 +77,36 @@ def test_summary_matches_truth(study_dir):
     truth = load_crystal_map(study_dir / "truth.h5")
     n_indexable = int((truth.phase_id >= 0).sum())
     methods = summary["methods"]
-    assert summary["pattern_engine"] == "dynamical"
     assert set(methods) == {
         "hough",
         "dictionary",
         "refined",
         "dictionary_kinematical",
         "refined_kinematical",
+        "hough_matched",
+        "dictionary_matched",
+        "refined_matched",
     }
-    for m in methods.values():
+    for name, m in methods.items():
+        assert m["forward_model"] == ("matched" if name.endswith("_matched") else "realistic")
         assert m["n_points"] == n_indexable
         assert m["non_indexable"]["pore"]["n_points"] == int(truth.prop["pore"].sum())
+    # The realistic truth used the spectrum-blind indexer's twice finer Lambert grid and
+    # moving PCs; the indexer got one PC with a calibration error of the configured size.
+    fm = summary["forward_models"]
+    assert fm["realistic"]["pc_per_point"] and not fm["matched"]["pc_per_point"]
+    truth_half = fm["realistic"]["master_patterns"]["Li"]["half_size"]
+    assert summary["indexer"]["master_patterns"]["Li"]["half_size"] == truth_half // 2
+    assert np.linalg.norm(summary["indexer"]["pc_calibration_error"]) == pytest.approx(0.003)
     refined = methods["refined"]
-    assert refined["median_error_deg"] < 0.5
-    assert refined["fraction_within_2deg"] > 0.95
-    # Pores and electrolyte are background only: dictionary indexing must reject them.
-    assert refined["non_indexable"]["pore"]["fraction_given_orientation"] == 0
+    assert refined["median_error_deg"] < 1.0
+    assert refined["fraction_within_5deg"] > 0.9
+    # The inverse crime flatters: matched patterns refine better than realistic ones.
+    assert methods["refined_matched"]["median_error_deg"] < refined["median_error_deg"]
+    # Pores give the weak pattern of the grain beneath, so the dictionary's NCC threshold
+    # no longer rejects them all (each counted against it); the amorphous electrolyte
+    # gives no pattern and no orientation. (Measured on this map: 8 of 18 pores.)
+    assert refined["non_indexable"]["pore"]["fraction_given_orientation"] > 0.2
     assert refined["non_indexable"]["electrolyte"]["fraction_given_orientation"] == 0
 
 
@@ -106,7 +124,7 @@ def test_same_seed_same_outputs(study_dir, tmp_path, cache_dir):
     from synthebsd.simulate import (
         generate_microstructure,
         get_master_pattern,
-        make_detector,
+        map_detector,
         simulate_patterns,
     )
 
@@ -116,7 +134,7 @@ def test_same_seed_same_outputs(study_dir, tmp_path, cache_dir):
     # orix stores Euler angles, so the reloaded truth agrees to round-off.
     assert np.allclose(again.rotations.data, truth.rotations.data, atol=1e-6)
     assert np.array_equal(again.prop["grain_id"], truth.prop["grain_id"])
-    detector = make_detector(config.detector)
+    detector = map_detector(config.detector, again.shape, (again.dy, again.dx))
     mps = {
         pid: get_master_pattern(ph, 20.0, config.master_pattern, cache_dir)
         for pid, ph in again.phases

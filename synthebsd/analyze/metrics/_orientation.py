@@ -52,52 +52,72 @@ def orientation_error_map(truth: CrystalMap, result: CrystalMap) -> np.ndarray:
 
 
 def indexing_summary(
-    truth: CrystalMap, result: CrystalMap, errors: np.ndarray | None = None
+    truth: CrystalMap,
+    result: CrystalMap,
+    errors: np.ndarray | None = None,
+    candidate_phases: list[str] | None = None,
 ) -> dict:
     """Error statistics of one indexing result against the truth.
+
+    Parameters
+    ----------
+    truth, result
+        Ground truth and indexing result (same points; phases matched by name).
+    errors
+        :func:`orientation_error_map` of the two, if already computed.
+    candidate_phases
+        Names of the phases the method could assign; points of other true phases (e.g.
+        a crystalline electrolyte the indexer was not given) are not indexable for it and
+        are reported with the pores. Default: every phase of the truth.
 
     Returns
     -------
     summary
-        ``n_indexable``; ``median_error_deg`` and ``p95_error_deg`` over the indexable
-        points given the right phase; ``fraction_within_2deg`` and
-        ``fraction_within_5deg`` over all indexable points; ``fraction_not_indexed`` and
-        ``fraction_wrong_phase`` of indexable points; per non-indexable region (pore,
-        electrolyte) the number of points and the fraction wrongly given an orientation;
-        and the same error statistics per true phase.
+        ``n_points`` (indexable points); ``median_error_deg`` and ``p95_error_deg`` over
+        the indexable points given the right phase; ``fraction_within_1deg``, ``_2deg``
+        and ``_5deg`` over all indexable points; ``fraction_not_indexed`` and
+        ``fraction_wrong_phase`` of indexable points; per non-indexable region (pores,
+        and the electrolyte unless it is a candidate) the number of points and the
+        fraction wrongly given an orientation; and the error statistics per true phase.
     """
     errors = orientation_error_map(truth, result) if errors is None else errors
-    indexable = truth.phase_id >= 0
+    names = {pid: ph.name for pid, ph in truth.phases if pid >= 0}
+    candidates = set(names.values()) if candidate_phases is None else set(candidate_phases)
+    candidate_ids = [pid for pid, name in names.items() if name in candidates]
+    indexable = np.isin(truth.phase_id, candidate_ids)
     n = int(indexable.sum())
     ok = ~np.isnan(errors)
 
     def stats(mask: np.ndarray) -> dict:
         m = int(mask.sum())
         e = errors[mask & ok]
-        return {
+        out = {
             "n_points": m,
             "median_error_deg": float(np.median(e)) if e.size else None,
             "p95_error_deg": float(np.percentile(e, 95)) if e.size else None,
-            "fraction_within_2deg": float(np.sum(e < 2) / m) if m else None,
-            "fraction_within_5deg": float(np.sum(e < 5) / m) if m else None,
         }
+        for limit in (1, 2, 5):
+            out[f"fraction_within_{limit}deg"] = float(np.sum(e < limit) / m) if m else None
+        return out
 
     summary = stats(indexable)
     summary["fraction_not_indexed"] = float(np.sum(indexable & (result.phase_id < 0)) / max(n, 1))
     summary["fraction_wrong_phase"] = float(
         np.sum(indexable & (result.phase_id >= 0) & ~ok) / max(n, 1)
     )
-    summary["per_phase"] = {
-        phase.name: stats(truth.phase_id == pid) for pid, phase in truth.phases if pid >= 0
-    }
+    summary["per_phase"] = {names[pid]: stats(truth.phase_id == pid) for pid in candidate_ids}
     region = truth.prop.get("region")
     summary["non_indexable"] = {}
     if region is not None:
+        electrolyte_ids = [pid for pid in names if pid not in candidate_ids]
         for reg in (Region.PORE, Region.ELECTROLYTE):
-            mask = region == reg
+            mask = (region == reg) & ~indexable
+            if reg == Region.ELECTROLYTE and not np.any(mask):
+                continue
             m = int(mask.sum())
             summary["non_indexable"][reg.name.lower()] = {
                 "n_points": m,
+                "crystalline": bool(np.any(np.isin(truth.phase_id[mask], electrolyte_ids))),
                 "fraction_given_orientation": float(np.sum(mask & (result.phase_id >= 0)) / m)
                 if m
                 else None,

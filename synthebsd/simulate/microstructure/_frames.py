@@ -12,11 +12,12 @@ import numpy as np
 from orix.crystal_map import CrystalMap, PhaseList
 from orix.quaternion import Rotation
 from orix.vector import Vector3d
+from scipy.ndimage import distance_transform_edt
 
 from synthebsd.conventions import PHASE_IDS, Region
 from synthebsd.phases import get_phase
 from synthebsd.simulate.microstructure._cell import Cell
-from synthebsd.simulate.microstructure._pores import pore_mask
+from synthebsd.simulate.microstructure._pores import pore_depths, pore_mask, pore_radii
 from synthebsd.simulate.microstructure._tessellation import power_labels
 
 
@@ -70,6 +71,9 @@ def render_frame(
         cell, region == Region.METAL, metal_top, pore_time, porosity, pore_factors
     )
     region[pore] = Region.PORE
+    depth_px, width_px = pore_depths(
+        pore, metal_top, cell.pore_cols, pore_radii(cell, pore_time, factors)
+    )
 
     grain_id = np.full((n_rows, n_cols), -1, dtype=np.int64)
     quat = np.zeros((n_rows, n_cols, 4))
@@ -108,11 +112,12 @@ def render_frame(
         ("electrolyte", Region.ELECTROLYTE),
     ):
         layer = getattr(config, name)
-        if layer.indexable:
+        if not layer.amorphous:
             phase_id[(region == reg) & (grain_id >= 0)] = PHASE_IDS[name]
             names.append(layer.phase)
             ids.append(PHASE_IDS[name])
     phases = PhaseList(phases=[get_phase(nm) for nm in names], ids=ids)
+    floor = _pore_floor_index(region)
     y, x = np.meshgrid(np.arange(n_rows) * step, np.arange(n_cols) * step, indexing="ij")
     xmap = CrystalMap(
         rotations=Rotation(quat.reshape(-1, 4)),
@@ -125,11 +130,31 @@ def render_frame(
             "pore": (region == Region.PORE).astype(np.int8).ravel(),
             "region": region.ravel(),
             "misorientation_deg": misorientation.ravel(),
+            "pore_depth_um": (depth_px * step).ravel(),
+            "pore_width_um": (width_px * step).ravel(),
+            "pore_floor_index": floor.ravel(),
         },
         scan_unit="um",
     )
     xmap.frame = frame
     return xmap, factors
+
+
+def _pore_floor_index(region: np.ndarray) -> np.ndarray:
+    """Flat index of the metal point nearest each pore point (−1 elsewhere).
+
+    The section holds no material under a void, so the grain that forms its floor is taken
+    to be the metal grain nearest in the section: grains are several µm across, voids
+    about as large and shallow (:func:`~synthebsd.simulate.microstructure._pores.pore_depths`).
+    """
+    pore = region == Region.PORE
+    out = np.full(region.shape, -1, dtype=np.int64)
+    metal = region == Region.METAL
+    if not pore.any() or not metal.any():
+        return out
+    _, (rows, cols) = distance_transform_edt(~metal, return_indices=True)
+    out[pore] = np.ravel_multi_index((rows[pore], cols[pore]), region.shape)
+    return out
 
 
 def _intragranular(cell: Cell, labels: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> Rotation:

@@ -13,7 +13,14 @@ import numpy as np
 if TYPE_CHECKING:
     from synthebsd.simulate.microstructure._cell import Cell
 
-__all__ = ["PORE_AREA_IN_METAL", "PORE_DEPTH", "pore_mask", "rasterise_pores"]
+__all__ = [
+    "PORE_AREA_IN_METAL",
+    "PORE_DEPTH",
+    "pore_depths",
+    "pore_mask",
+    "pore_radii",
+    "rasterise_pores",
+]
 
 # Depth of a void's centre below the interface, in void radii: the void opens into the
 # metal; the part of the disk in the metal is (π − acos(0.4) + 0.4·√0.84) r² ≈ 2.349 r².
@@ -44,6 +51,48 @@ def rasterise_pores(
     return pore & metal_mask
 
 
+def pore_depths(
+    pore: np.ndarray, metal_top: np.ndarray, cols: np.ndarray, radii: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Depth below the section surface and width of the voids, per pixel (px).
+
+    A void is taken as the sphere whose equator is its disk in the section: at distance ρ
+    from the centre it is √(r² − ρ²) deep. Where disks overlap, the deepest counts, with
+    that disk's diameter 2r as the width.
+
+    Returns
+    -------
+    depth, width
+        float arrays of the map shape; 0 outside ``pore``.
+    """
+    n_rows, n_cols = pore.shape
+    depth = np.zeros(pore.shape)
+    width = np.zeros(pore.shape)
+    for c, r in zip(cols, radii, strict=True):
+        if r <= 0:
+            continue
+        centre_row = metal_top[int(c) % n_cols] + PORE_DEPTH * r
+        r0, r1 = max(int(centre_row - r) - 1, 0), min(int(centre_row + r) + 2, n_rows)
+        c0, c1 = int(c - r) - 1, int(c + r) + 2
+        if r0 >= r1:
+            continue
+        rr = np.arange(r0, r1)[:, None]
+        cc_wrapped = np.mod(np.arange(c0, c1), n_cols)  # periodic along the section
+        d = np.sqrt(np.clip(r**2 - (rr - centre_row) ** 2 - (np.arange(c0, c1) - c) ** 2, 0, None))
+        sub_d = depth[r0:r1][:, cc_wrapped]
+        deeper = d > sub_d
+        sub_w = width[r0:r1][:, cc_wrapped]
+        depth[r0:r1, cc_wrapped] = np.where(deeper, d, sub_d)
+        width[r0:r1, cc_wrapped] = np.where(deeper, 2 * r, sub_w)
+    return np.where(pore, depth, 0.0), np.where(pore, width, 0.0)
+
+
+def pore_radii(cell: Cell, time: float, factors: np.ndarray) -> np.ndarray:
+    """Void radii (px) at stripping time ``time`` for size factors ``factors``."""
+    growth = np.sqrt(np.clip((time - cell.pore_times) / (1 - cell.pore_times), 0.0, 1.0))
+    return factors * cell.pore_radii * growth
+
+
 def pore_mask(
     cell: Cell,
     metal_mask: np.ndarray,
@@ -65,8 +114,7 @@ def pore_mask(
     n_pool = cell.pore_radii.size
     if n_pool == 0 or not metal_mask.any():
         return np.zeros_like(metal_mask), np.zeros(n_pool)
-    growth = np.sqrt(np.clip((time - cell.pore_times) / (1 - cell.pore_times), 0.0, 1.0))
-    base = cell.pore_radii * growth
+    base = pore_radii(cell, time, np.ones(n_pool))
     if porosity is None:
         f = np.zeros(n_pool) if factors is None else factors
         return rasterise_pores(metal_mask, metal_top, cell.pore_cols, f * base), f

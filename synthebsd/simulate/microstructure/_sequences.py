@@ -66,10 +66,13 @@ def generate_microstructure(
     -------
     xmap
         Crystal map of shape ``config.shape_px`` with step ``config.step_size_um`` µm;
-        phase ids metal 0, collector 1, electrolyte 2 (layers that are not indexable, and
+        phase ids metal 0, collector 1, electrolyte 2 (amorphous layers, and
         pores, −1); properties ``grain_id`` (unique over the map, −1 in pores),
-        ``pore`` (1 in voids), ``region`` (:class:`~synthebsd.conventions.Region`) and
-        ``misorientation_deg`` (angle from the grain's orientation, degrees); attribute
+        ``pore`` (1 in voids), ``region`` (:class:`~synthebsd.conventions.Region`),
+        ``misorientation_deg`` (angle from the grain's orientation, degrees), and for
+        voids ``pore_depth_um`` and ``pore_width_um`` (depth below the section surface
+        and diameter of the void, µm; 0 elsewhere) and ``pore_floor_index`` (flat index
+        of the metal point whose grain forms the void's floor; −1 elsewhere); attribute
         ``frame`` None.
     """
     config = config or MicrostructureConfig()

@@ -28,6 +28,8 @@ from synthebsd.simulate.patterns._detector import (
     detector_direction_cosines,
     gaussian_psf_kernel,
     make_detector,
+    map_detector,
+    pc_shift_along_beam,
     pore_shadow,
 )
 from synthebsd.simulate.patterns._formation import (
@@ -54,8 +56,10 @@ from synthebsd.simulate.patterns._simulate import (
     render_patterns,
     simulate_patterns,
 )
+from synthebsd.simulate.patterns._sources import DiffractingSources, diffracting_sources
 
 __all__ = [
+    "DiffractingSources",
     "KikuchiRenderer",
     "MemoryBudgetError",
     "PatternModel",
@@ -67,16 +71,19 @@ __all__ = [
     "critical_doses",
     "damage_fraction",
     "detector_direction_cosines",
+    "diffracting_sources",
     "dose_map",
     "electron_range_um",
     "footprint_sigmas_um",
     "gaussian_psf_kernel",
     "make_detector",
+    "map_detector",
     "master_pattern_stats",
     "max_transferred_energy_ev",
     "mixing_kernel",
     "mixing_weights",
     "pattern_ground_truth",
+    "pc_shift_along_beam",
     "phase_composition",
     "plan_chunks",
     "poisson_counts",

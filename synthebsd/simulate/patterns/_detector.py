@@ -21,6 +21,8 @@ __all__ = [
     "detector_direction_cosines",
     "gaussian_psf_kernel",
     "make_detector",
+    "map_detector",
+    "pc_shift_along_beam",
     "pore_shadow",
 ]
 
@@ -35,8 +37,62 @@ def make_detector(config: DetectorConfig | None = None) -> EBSDDetector:
         pc=tuple(config.pc_bruker),
         sample_tilt=config.sample_tilt_deg,
         tilt=config.camera_tilt_deg,
+        px_size=config.px_size_um,
+        binning=1,
         convention="bruker",
     )
+
+
+def map_detector(
+    config: DetectorConfig, map_shape: tuple[int, int], step_sizes_um: tuple[float, float]
+) -> EBSDDetector:
+    """The detector of a map: one projection centre per map point, moving with the beam.
+
+    ``config.pc_bruker`` is the PC of the map's centre point (row ``rows // 2``, column
+    ``cols // 2``); the others follow from the beam position with kikuchipy's
+    :meth:`~kikuchipy.detectors.EBSDDetector.extrapolate_pc` (Singh et al. 2017): a step
+    of Δx moves PCx by Δx / (cols · px_size), a step of Δy moves PCy and PCz by
+    Δy · (cos α, −sin α) / (rows · px_size), α = 90° − sample tilt + camera tilt.
+
+    Parameters
+    ----------
+    config
+        Detector geometry (Bruker PC at the map centre, pixel size in µm).
+    map_shape
+        (rows, cols) of the map.
+    step_sizes_um
+        (dy, dx) in µm.
+
+    Returns
+    -------
+    detector
+        kikuchipy detector with ``navigation_shape == map_shape``.
+    """
+    centre = (map_shape[0] // 2, map_shape[1] // 2)
+    return make_detector(config).extrapolate_pc(
+        pc_indices=list(centre), navigation_shape=tuple(map_shape), step_sizes=step_sizes_um
+    )
+
+
+def pc_shift_along_beam(detector: EBSDDetector, depth_um: np.ndarray) -> np.ndarray:
+    """PC change (Bruker, (n, 3)) when the source sinks ``depth_um`` below the surface.
+
+    A beam entering a pore travels on, down the microscope axis, until it meets material
+    at depth d below the surface, a path s = d / cos(tilt). In the frame of
+    :func:`map_detector` (kikuchipy's) a displacement s·(beam) moves the PC by
+    (ΔPCy, ΔPCz) = d/H · (sin α + tan σ · cos α, cos α − tan σ · sin α), H the detector
+    height (rows · px_size), σ the sample tilt, α = 90° − σ + camera tilt; PCx is
+    unchanged. For a vertical screen (camera tilt 0) that is ΔPCy = s / H, ΔPCz = 0: the
+    source drops below the pattern centre.
+    """
+    depth = np.asarray(depth_um, dtype=float).reshape(-1)
+    sigma = np.deg2rad(detector.sample_tilt)
+    alpha = np.deg2rad(90.0 - detector.sample_tilt + detector.tilt)
+    height = detector.nrows * detector.px_size * detector.binning
+    shift = np.zeros((depth.size, 3))
+    shift[:, 1] = depth / height * (np.sin(alpha) + np.tan(sigma) * np.cos(alpha))
+    shift[:, 2] = depth / height * (np.cos(alpha) - np.tan(sigma) * np.sin(alpha))
+    return shift
 
 
 def detector_direction_cosines(
@@ -96,7 +152,9 @@ def gaussian_psf_kernel(sigma_px: float) -> np.ndarray:
     return w / w.sum()
 
 
-def backscatter_background(detector: EBSDDetector, sigma_deg: float = 35.0) -> np.ndarray:
+def backscatter_background(
+    detector: EBSDDetector, sigma_deg: float = 35.0, pc_index: np.ndarray | None = None
+) -> np.ndarray:
     """Smooth backscatter intensity on the detector, peak value 1.
 
     Backscattered intensity from a steeply tilted sample peaks near the specular
@@ -109,37 +167,40 @@ def backscatter_background(detector: EBSDDetector, sigma_deg: float = 35.0) -> n
     Parameters
     ----------
     detector
-        kikuchipy detector with a single (constant) projection centre.
+        kikuchipy detector, one projection centre or one per map point.
     sigma_deg
         Angular width of the background in degrees.
+    pc_index
+        Flat indices of the projection centres to use (a detector with one PC repeats
+        it); None: the first PC only.
 
     Returns
     -------
     background
-        Array of the detector shape (rows, cols), float64, maximum 1 at the peak
+        float64 array (rows, cols), or (len(pc_index), rows, cols), maximum 1 at the peak
         direction (which may lie off the detector).
     """
     n_rows, n_cols = detector.shape
-    pcx, pcy, pcz = (float(v) for v in np.asarray(detector.pc).reshape(-1, 3)[0])
+    pcs = np.asarray(detector.pc, dtype=float).reshape(-1, 3)
+    index = np.zeros(1, dtype=int) if pc_index is None else np.asarray(pc_index).reshape(-1)
+    if pcs.shape[0] == 1:
+        index = np.zeros_like(index)
+    pcx, pcy, pcz = (pcs[index, k][:, None, None] for k in range(3))
     rows, cols = np.mgrid[0:n_rows, 0:n_cols]
     # Directions from the source point in the detector frame, in units of detector height
     # (x right, y down, z from the detector towards the sample).
-    dirs = np.stack(
-        [
-            (cols + 0.5) / n_rows - pcx * n_cols / n_rows,
-            (rows + 0.5) / n_rows - pcy,
-            np.full(rows.shape, pcz),
-        ],
-        axis=-1,
-    )
-    dirs /= np.linalg.norm(dirs, axis=-1, keepdims=True)
+    dx = (cols + 0.5) / n_rows - pcx * n_cols / n_rows
+    dy = (rows + 0.5) / n_rows - pcy
+    dz = np.broadcast_to(pcz, dx.shape)
+    norm = np.sqrt(dx**2 + dy**2 + dz**2)
     below_normal = np.deg2rad(2 * detector.sample_tilt - 90 - detector.tilt)
-    peak = np.array([0.0, np.sin(below_normal), np.cos(below_normal)])
-    angle = np.arccos(np.clip(dirs @ peak, -1.0, 1.0))
-    return np.exp(-0.5 * (angle / np.deg2rad(sigma_deg)) ** 2)
+    cos_angle = (dy * np.sin(below_normal) + dz * np.cos(below_normal)) / norm
+    angle = np.arccos(np.clip(cos_angle, -1.0, 1.0))
+    out = np.exp(-0.5 * (angle / np.deg2rad(sigma_deg)) ** 2)
+    return out[0] if pc_index is None else out
 
 
-def pore_shadow(detector: EBSDDetector, depth_ratio: float) -> np.ndarray | None:
+def pore_shadow(detector: EBSDDetector, depth_ratio: float | np.ndarray) -> np.ndarray | None:
     """Fraction of a pore's backscatter that clears the pore rim, per detector pixel.
 
     Electrons leaving the floor of a pore of depth h and width w towards a detector
@@ -148,25 +209,25 @@ def pore_shadow(detector: EBSDDetector, depth_ratio: float) -> np.ndarray | None
     fraction is ``clip(1 − (h/w) / tan(e), 0, 1)``. Low take-off angles (the bottom of
     the detector, which looks along the tilted surface) are shadowed first. The take-off
     angle of each pixel comes from its direction in the sample frame (z along the
-    surface normal; Bruker projection centre).
+    surface normal; Bruker projection centre; the first PC of the detector: the PC moves
+    far less across a map than the angles of a pixel change).
 
     Parameters
     ----------
     detector
-        kikuchipy detector (one projection centre used).
+        kikuchipy detector.
     depth_ratio
-        Pore depth over width h/w; 0 means no shadow.
+        Pore depth over width h/w, a number or one per pattern (n,); 0 means no shadow.
 
     Returns
     -------
     shadow
-        float64 array of the detector shape in [0, 1], or None when ``depth_ratio`` is 0.
+        float64 array of the detector shape in [0, 1] (or (n, rows, cols) for an array of
+        ratios); None when a single ``depth_ratio`` is 0.
     """
-    if depth_ratio <= 0:
+    ratio = np.asarray(depth_ratio, dtype=float)
+    if ratio.ndim == 0 and ratio <= 0:
         return None
-    dc = detector_direction_cosines(detector)
-    if dc.ndim == 3:
-        dc = dc[0]
-    take_off = np.arcsin(np.clip(dc[:, 2], 1e-6, 1.0))
-    shadow = np.clip(1.0 - depth_ratio / np.tan(take_off), 0.0, 1.0)
-    return shadow.reshape(detector.shape)
+    dc = detector_direction_cosines(detector, index=np.zeros(1, dtype=int))[0]
+    tan_take_off = np.tan(np.arcsin(np.clip(dc[:, 2], 1e-6, 1.0))).reshape(detector.shape)
+    return np.clip(1.0 - ratio[..., None, None] / tan_take_off, 0.0, 1.0)

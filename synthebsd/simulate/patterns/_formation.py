@@ -11,16 +11,22 @@ detector pixel (r, c) is
 - b, b_d: the backscatter background (peak 1) and a twice broader diffuse one;
 - y_j: region yield of cell j (metal and collector 1, pores ``pore_intensity``,
   electrolyte ``electrolyte_intensity``); s_j: the pore-rim shadow on the detector for
-  pores (``pore_depth_ratio``), else 1;
+  pores (:func:`~synthebsd.simulate.patterns.pore_shadow` of the pore's depth / width),
+  else 1;
 - C_ij = C · L_j · (1 − a_ij): band contrast C, the FIB surface-layer factor
   L_j = exp(−t/λ_j) of cell j's phase (:func:`surface_layer_factor`) and the damaged
   fraction a_ij = 1 − exp(−D_i/D_c(phase of j)) at the cumulative dose D_i of the probe
   position (:mod:`~synthebsd.simulate.patterns._damage`);
-- k_ij = (1 − a_ij)·k̃_j + a_ij·(G ∗ k̃_j): the scaled Kikuchi signal of cell j, blurred
-  by G (σ = ``blur_sigma_px``) in proportion to the damage; 0 for cells without a phase;
+- k_ij = (1 − a_ij)·k̃_j + a_ij·(G ∗ k̃_j): the scaled Kikuchi signal of cell j's
+  diffracting material (:mod:`~synthebsd.simulate.patterns._sources`: its own crystal, or
+  for a pore the grain at its floor), blurred by G (σ = ``blur_sigma_px``) in proportion to
+  the damage; 0 for amorphous cells;
 - d: the diffuse background of fully damaged material.
 
-With every model off this is the study's ``λ = N · y · b · (1 + C · k̃)``.
+Each cell's Kikuchi signal and background are projected with its own projection centre
+when the detector has one per map point (:func:`~synthebsd.simulate.patterns.map_detector`),
+a pore's lowered by its depth (:func:`~synthebsd.simulate.patterns.pc_shift_along_beam`).
+With every model off this is ``λ = N · y · b · (1 + C · k̃)``.
 """
 
 from __future__ import annotations
@@ -36,10 +42,15 @@ from synthebsd.config import PatternConfig
 from synthebsd.conventions import Region
 from synthebsd.simulate.patterns._camera import camera_electrons_per_pattern
 from synthebsd.simulate.patterns._damage import critical_doses, default_footprints, dose_map
-from synthebsd.simulate.patterns._detector import backscatter_background, pore_shadow
+from synthebsd.simulate.patterns._detector import (
+    backscatter_background,
+    pc_shift_along_beam,
+    pore_shadow,
+)
 from synthebsd.simulate.patterns._kikuchi import master_pattern_stats, scale_kikuchi
 from synthebsd.simulate.patterns._mixing import electron_range_um, mixing_weights
 from synthebsd.simulate.patterns._renderer import KikuchiRenderer
+from synthebsd.simulate.patterns._sources import DiffractingSources, diffracting_sources
 
 if TYPE_CHECKING:
     from kikuchipy.detectors import EBSDDetector
@@ -75,8 +86,31 @@ def _region_yield(region: np.ndarray, config: PatternConfig) -> np.ndarray:
 class PatternModel:
     """Everything needed to compute the patterns of any range of points of one map.
 
-    Built once per map (:meth:`build`); :meth:`expected` and :meth:`kikuchi` are then
-    cheap to call per chunk and deterministic.
+    Built once per map; :meth:`expected` and :meth:`kikuchi` are then cheap to call per
+    chunk and deterministic.
+
+    Parameters
+    ----------
+    xmap
+        Ground-truth map (:mod:`synthebsd.conventions`).
+    master_patterns
+        Master pattern per phase id of ``xmap`` (each named like the map's phase, at
+        ``energy_kv``).
+    detector
+        kikuchipy detector with one projection centre (Bruker), or one per map point
+        (:func:`~synthebsd.simulate.patterns.map_detector`).
+    config
+        Pattern physics.
+    energy_kv
+        Beam energy in kV.
+    device
+        torch device of the renderers.
+
+    Raises
+    ------
+    ValueError
+        If a phase has no master pattern, a master pattern's phase or energy does not
+        match, or the detector's number of projection centres is neither 1 nor the map's.
     """
 
     xmap: CrystalMap
@@ -85,11 +119,11 @@ class PatternModel:
     config: PatternConfig
     energy_kv: float
     device: str = "cpu"
+    diffracting: DiffractingSources = field(init=False)
+    render_detector: EBSDDetector = field(init=False)
     background: np.ndarray = field(init=False)
     scale: float = field(init=False)
     yield_: np.ndarray = field(init=False)
-    shadow: np.ndarray | None = field(init=False)
-    diffuse_ratio: np.ndarray | None = field(init=False)
     layer: dict[int, float] = field(init=False)
     dose: np.ndarray | None = field(init=False)
     critical_dose: dict[int, float] = field(init=False)
@@ -105,8 +139,9 @@ class PatternModel:
                 ("camera", self.config.camera.enabled),
                 ("damage", self.dose is not None),
                 ("mixing", self.weights is not None),
-                ("pore shadow", self.shadow is not None),
+                ("pore patterns", self.diffracting.has_pore_patterns),
                 ("surface layer", any(v != 1.0 for v in self.layer.values())),
+                ("PC per point", self.per_point_pc),
             )
             if on
         ]
@@ -118,16 +153,33 @@ class PatternModel:
     def __post_init__(self) -> None:
         cfg = self.config
         xmap = self.xmap
-        missing = set(np.unique(xmap.phase_id[xmap.phase_id >= 0]).tolist()) - set(
-            self.master_patterns
-        )
-        if missing:
-            raise ValueError(f"No master pattern given for phase id(s) {sorted(missing)}")
+        self._check_master_patterns()
+        n_pcs = int(np.asarray(self.detector.pcz).size)
+        if n_pcs not in (1, xmap.size):
+            raise ValueError(
+                f"The detector has {n_pcs} projection centres; give one, or one per map "
+                f"point ({xmap.size}, e.g. synthebsd.simulate.map_detector)"
+            )
+        self.diffracting = diffracting_sources(xmap, cfg.pore_patterns)
+        self.render_detector = self.detector
+        if n_pcs > 1 and self.diffracting.has_pore_patterns:
+            # Pores are seen from a source lowered to their floor.
+            render = self.detector.deepcopy()
+            pcs = self.detector.pc_flattened + pc_shift_along_beam(
+                self.detector, self.diffracting.depth_um
+            )
+            render.pc = pcs.reshape(*self.detector.navigation_shape, 3)
+            self.render_detector = render
         # One renderer per phase for the whole map: its master-pattern image goes to the
         # device once, not once per chunk.
         self.renderers = {
             pid: KikuchiRenderer(
-                mp, self.detector, self.energy_kv, self.device, cfg.oversample, cfg.psf_sigma_px
+                mp,
+                self.render_detector,
+                self.energy_kv,
+                self.device,
+                cfg.oversample,
+                cfg.psf_sigma_px,
             )
             for pid, mp in self.master_patterns.items()
         }
@@ -142,17 +194,13 @@ class PatternModel:
         else:
             self.scale = cfg.dose_counts
         self.yield_ = _region_yield(xmap.prop["region"], cfg)
-        self.shadow = pore_shadow(self.detector, cfg.pore_depth_ratio)
         phases = {pid: ph for pid, ph in xmap.phases if pid >= 0}
         self.layer = {
             pid: surface_layer_factor(ph, self.energy_kv, cfg) for pid, ph in phases.items()
         }
-        self.diffuse_ratio = None
         self.dose = None
         self.critical_dose = {}
         if cfg.damage.enabled:
-            broad = backscatter_background(self.detector, 2 * cfg.background_sigma_deg)
-            self.diffuse_ratio = broad / self.background
             footprints = default_footprints(xmap, self.energy_kv, tilt, cfg.beam, cfg.mixing)
             self.dose = dose_map(xmap, footprints, tilt, cfg.beam, cfg.damage)
             names = {pid: ph.name for pid, ph in phases.items()}
@@ -164,13 +212,45 @@ class PatternModel:
         else:
             self.offsets, self.weights = np.zeros((1, 2), dtype=int), None
 
+    def _check_master_patterns(self) -> None:
+        phases = {pid: ph for pid, ph in self.xmap.phases if pid >= 0}
+        missing = set(np.unique(self.xmap.phase_id[self.xmap.phase_id >= 0]).tolist()) - set(
+            self.master_patterns
+        )
+        if missing:
+            raise ValueError(f"No master pattern given for phase id(s) {sorted(missing)}")
+        for pid, mp in self.master_patterns.items():
+            if pid in phases and mp.phase.name != phases[pid].name:
+                raise ValueError(
+                    f"The master pattern for phase id {pid} is of {mp.phase.name!r}, but the "
+                    f"map's phase {pid} is {phases[pid].name!r}"
+                )
+            energy = mp.metadata.get_item("Simulation.EBSD_master_pattern.energy_kv")
+            nav = [ax.name for ax in mp.axes_manager.navigation_axes]
+            if "energy" in nav and mp.axes_manager["energy"].size > 1:
+                energies = np.asarray(mp.axes_manager["energy"].axis, dtype=float)
+                ok = np.any(np.isclose(energies, self.energy_kv))
+                have = f"energies {energies.min():g}–{energies.max():g} kV"
+            else:
+                ok = energy is None or np.isclose(float(energy), self.energy_kv)
+                have = f"{float(energy):g} kV"
+            if not ok:
+                raise ValueError(
+                    f"The master pattern of {mp.phase.name} is for {have}, but the patterns "
+                    f"are for {self.energy_kv:g} kV"
+                )
+
+    @property
+    def per_point_pc(self) -> bool:
+        """Whether each map point has its own projection centre."""
+        return int(np.asarray(self.detector.pcz).size) > 1
+
     @property
     def plain(self) -> bool:
-        """True when no model beyond the study's default one is switched on."""
+        """True when neither damage, mixing nor a surface layer is switched on."""
         return (
             self.weights is None
             and self.dose is None
-            and self.shadow is None
             and all(v == 1.0 for v in self.layer.values())
         )
 
@@ -179,15 +259,26 @@ class PatternModel:
         """Map rows beyond a chunk whose Kikuchi signal the chunk's mixing needs."""
         return int(np.abs(self.offsets[:, 0]).max())
 
+    def backgrounds(self, index: np.ndarray, sigma_deg: float | None = None) -> np.ndarray:
+        """Backscatter background (peak 1) of points: (n, rows, cols), or (rows, cols)
+        when every point shares one projection centre."""
+        sigma = self.config.background_sigma_deg if sigma_deg is None else sigma_deg
+        if not self.per_point_pc:
+            return backscatter_background(self.detector, sigma)
+        return backscatter_background(self.render_detector, sigma, index)
+
     def kikuchi(self, index: np.ndarray, num_threads: int | None = None) -> np.ndarray:
-        """Scaled Kikuchi signal k̃ (float32, (n, rows, cols)) of points; 0 without phase."""
-        phase_id = self.xmap.phase_id[index]
+        """Scaled Kikuchi signal k̃ (float32, (n, rows, cols)) of points' diffracting
+        material, each with its own projection centre; 0 where nothing diffracts."""
+        phase_id = self.diffracting.phase_id[index]
+        point = self.diffracting.point[index]
         out = np.zeros((index.size, *self.detector.shape), dtype=np.float32)
         for pid, renderer in self.renderers.items():
             sel = np.nonzero(phase_id == pid)[0]
             if sel.size:
-                rotations = self.xmap.rotations[index[sel]]
-                data = renderer.render(rotations, num_threads=num_threads)
+                rotations = self.xmap.rotations[point[sel]]
+                pc_index = index[sel] if self.per_point_pc else None
+                data = renderer.render(rotations, num_threads=num_threads, pc_index=pc_index)
                 out[sel] = scale_kikuchi(data, *self.kikuchi_stats[pid])
         return out
 
@@ -203,6 +294,10 @@ class PatternModel:
         unique = np.unique(src[src >= 0])
         return unique, np.searchsorted(unique, src), w
 
+    def _contrast(self, phase_id: np.ndarray) -> np.ndarray:
+        layer = np.array([self.layer.get(int(p), 0.0) for p in phase_id])
+        return self.config.band_contrast * layer
+
     def expected(self, start: int, stop: int, num_threads: int | None = None) -> np.ndarray:
         """Expected counts (camera off) or electrons (camera on) of points start:stop.
 
@@ -213,22 +308,26 @@ class PatternModel:
         """
         cfg = self.config
         index = np.arange(start, stop)
-        if self.plain:
+        background = self.backgrounds(index)
+        ratio = self.diffracting.shadow_ratio
+        if self.weights is None and self.dose is None:
             kikuchi = self.kikuchi(index, num_threads)
-            return (
-                self.scale
-                * self.yield_[index][:, None, None]
-                * self.background
-                * (1 + cfg.band_contrast * kikuchi)
-            )
+            contrast = self._contrast(self.diffracting.phase_id[index])
+            content = 1 + contrast[:, None, None] * kikuchi
+            shadowed = np.nonzero(ratio[index] > 0)[0]
+            if shadowed.size:
+                content[shadowed] *= pore_shadow(self.detector, ratio[index[shadowed]])
+            return self.scale * self.yield_[index][:, None, None] * background * content
         unique, position, weight = self.sources(index)
         kikuchi = self.kikuchi(unique, num_threads)
         blurred = None
         if self.dose is not None and cfg.damage.blur_sigma_px > 0:
             s = cfg.damage.blur_sigma_px
             blurred = gaussian_filter(kikuchi, (0, s, s), mode="nearest")
-        phase_id = self.xmap.phase_id
-        region = self.xmap.prop["region"]
+        diffuse_ratio = None
+        if self.dose is not None:
+            diffuse_ratio = self.backgrounds(index, 2 * cfg.background_sigma_deg) / background
+        phase_id = self.diffracting.phase_id
         dose = None if self.dose is None else self.dose[index]
         total = np.zeros((index.size, *self.detector.shape))
         for k in range(weight.shape[1]):
@@ -238,23 +337,24 @@ class PatternModel:
             pos = position[rows, k]
             src = unique[pos]
             pid = phase_id[src]
-            contrast = cfg.band_contrast * np.array([self.layer.get(p, 0.0) for p in pid])
+            contrast = self._contrast(pid)
             signal = kikuchi[pos].astype(np.float64)
             content = np.ones_like(signal)
             if dose is not None:
-                dc = np.array([self.critical_dose.get(p, np.inf) for p in pid])
+                dc = np.array([self.critical_dose.get(int(p), np.inf) for p in pid])
                 a = np.where(pid >= 0, -np.expm1(-dose[rows] / dc), 0.0)
                 contrast = contrast * (1 - a)
                 if blurred is not None:
                     signal += a[:, None, None] * (blurred[pos] - signal)
-                content += cfg.damage.diffuse_background * a[:, None, None] * self.diffuse_ratio
+                d = diffuse_ratio if diffuse_ratio.ndim == 2 else diffuse_ratio[rows]
+                content += cfg.damage.diffuse_background * a[:, None, None] * d
             content += contrast[:, None, None] * signal
             content *= (weight[rows, k] * self.yield_[src])[:, None, None]
-            if self.shadow is not None:
-                pore = region[src] == Region.PORE
-                content[pore] *= self.shadow
+            shadowed = np.nonzero(ratio[src] > 0)[0]
+            if shadowed.size:
+                content[shadowed] *= pore_shadow(self.detector, ratio[src[shadowed]])
             total[rows] += content
-        return self.scale * self.background * total
+        return self.scale * background * total
 
 
 def pattern_ground_truth(model: PatternModel) -> dict[str, np.ndarray]:
@@ -269,7 +369,10 @@ def pattern_ground_truth(model: PatternModel) -> dict[str, np.ndarray]:
           own material (damage × surface layer; 0 without a phase),
         - ``mixing_offsets`` (K, 2) and ``mixing_weights`` (n, K): footprint weights of
           the cells (row, col) + offset, ``mixing_self_weight`` (n,), and, if the map has
-          ``grain_id``, ``mixing_same_grain_weight`` (n,) (same grain and region).
+          ``grain_id``, ``mixing_same_grain_weight`` (n,) (same grain and region),
+        - ``diffracting_phase_id`` and ``diffracting_point`` (n,): the phase and the map
+          point whose orientation each pattern shows (a pore's: its floor),
+        - ``pc_bruker`` (n, 3): the projection centre each pattern was rendered with.
     """
     xmap = model.xmap
     n = xmap.size
@@ -287,6 +390,10 @@ def pattern_ground_truth(model: PatternModel) -> dict[str, np.ndarray]:
     truth["mixing_offsets"] = model.offsets.copy()
     truth["mixing_weights"] = weights.copy()
     truth["mixing_self_weight"] = weights[:, 0].copy()
+    truth["diffracting_phase_id"] = model.diffracting.phase_id.copy()
+    truth["diffracting_point"] = model.diffracting.point.copy()
+    pcs = np.asarray(model.render_detector.pc, dtype=float).reshape(-1, 3)
+    truth["pc_bruker"] = np.broadcast_to(pcs, (n, 3)).copy()
     if "grain_id" in xmap.prop:
         grain = xmap.prop["grain_id"]
         region = xmap.prop["region"]

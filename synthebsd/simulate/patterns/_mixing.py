@@ -125,9 +125,13 @@ def mixing_kernel(
     dx_um: float,
     dy_um: float,
     min_weight: float = 1e-3,
-    max_offset_px: int = 8,
+    max_offset_px: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Footprint weights of the map cells around a probe.
+
+    ``max_offset_px`` bounds the neighbour offsets per axis; None: ⌈3σ / step⌉ of each axis
+    (at least 1). A bound below 3σ would drop part of the footprint before the
+    ``min_weight`` cut and is refused.
 
     Returns
     -------
@@ -138,11 +142,21 @@ def mixing_kernel(
         ``min_weight`` dropped; they sum to ≤ 1 (the dropped tail is not renormalised
         here, see :func:`mixing_weights`).
     """
-    wy = _cell_weights(sigma_y_um, dy_um, max_offset_px)
-    wx = _cell_weights(sigma_x_um, dx_um, max_offset_px)
+    need_y = max(1, int(np.ceil(3 * sigma_y_um / dy_um)))
+    need_x = max(1, int(np.ceil(3 * sigma_x_um / dx_um)))
+    if max_offset_px is not None and max_offset_px < max(need_y, need_x):
+        raise ValueError(
+            f"mixing max_offset_px {max_offset_px} is below 3σ of the footprint "
+            f"(σ_y {sigma_y_um:.3g} µm = {need_y} rows, σ_x {sigma_x_um:.3g} µm = {need_x} "
+            f"columns at steps {dy_um:g}, {dx_um:g} µm): raise it or leave it unset"
+        )
+    reach_y = need_y if max_offset_px is None else max_offset_px
+    reach_x = need_x if max_offset_px is None else max_offset_px
+    wy = _cell_weights(sigma_y_um, dy_um, reach_y)
+    wx = _cell_weights(sigma_x_um, dx_um, reach_x)
     w = wy[:, None] * wx[None, :]
     rows, cols = np.nonzero(w >= min_weight)
-    offsets = np.column_stack([rows - max_offset_px, cols - max_offset_px])
+    offsets = np.column_stack([rows - reach_y, cols - reach_x])
     return offsets, w[rows, cols]
 
 

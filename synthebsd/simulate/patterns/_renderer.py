@@ -336,26 +336,24 @@ class KikuchiRenderer:
         index_chunks: list[np.ndarray],
         num_threads: int | None,
         out: np.ndarray | None = None,
+        pc_index: np.ndarray | None = None,
     ) -> Iterator[tuple[np.ndarray, torch.Tensor | None]]:
         """Render index chunks (flat indices into ``rot``) in order, on worker threads.
 
         With ``out`` each worker writes its chunk there (and yields None), so that the
         first writes into a fresh array, page faults and all, run in parallel.
+        ``pc_index`` gives the detector's PC (flat index) of each rotation.
         """
         n = rot.size
-        if self.n_pcs > 1 and self.n_pcs != n:
-            raise ValueError(
-                f"The detector has {self.n_pcs} projection centres but there are {n} "
-                "rotations; give one PC or one per rotation (kikuchipy's rule)"
-            )
+        pc_index = self._pc_index(n, pc_index)
 
         # Rotation matrices once (36 bytes per pattern): orix per chunk would hold the GIL.
         matrices = rot.to_matrix().reshape(-1, 3, 3).astype(np.float32)
 
         def one(index: np.ndarray) -> tuple[np.ndarray, torch.Tensor]:
-            pc_index = index if self.n_pcs > 1 else None
+            pcs = None if pc_index is None else pc_index[index]
             with _torch_threads(1 if self.device.type == "cpu" else None):
-                patterns = self.render_chunk(matrices[index], pc_index)
+                patterns = self.render_chunk(matrices[index], pcs)
             if out is None:
                 return index, patterns
             out[index] = patterns.cpu().numpy()
@@ -378,6 +376,31 @@ class KikuchiRenderer:
         finally:
             for future in pending:  # the consumer stopped early or a chunk failed
                 future.cancel()
+
+    def _pc_index(self, n: int, pc_index: np.ndarray | None) -> np.ndarray | None:
+        """The PC of each of ``n`` rotations: given, or one each (kikuchipy's rule)."""
+        if self.n_pcs == 1:
+            return None
+        if pc_index is None:
+            if self.n_pcs != n:
+                raise ValueError(
+                    f"The detector has {self.n_pcs} projection centres but there are {n} "
+                    "rotations; give one PC or one per rotation (kikuchipy's rule), or "
+                    "pc_index"
+                )
+            return np.arange(n)
+        pc_index = np.asarray(pc_index, dtype=np.int64).reshape(-1)
+        if (
+            pc_index.size != n
+            or pc_index.min(initial=0) < 0
+            or pc_index.max(initial=0) >= self.n_pcs
+        ):
+            raise ValueError(
+                f"pc_index must hold one index in [0, {self.n_pcs}) per rotation ({n}), "
+                f"got {pc_index.size} values in [{pc_index.min(initial=0)}, "
+                f"{pc_index.max(initial=0)}]"
+            )
+        return pc_index
 
     def _chunk_size(self, chunk_size: int | None) -> int:
         size = int(chunk_size or self.default_chunk_size())
@@ -420,6 +443,7 @@ class KikuchiRenderer:
         num_threads: int | None = None,
         out: np.ndarray | None = None,
         sort: bool = True,
+        pc_index: np.ndarray | None = None,
     ) -> np.ndarray:
         """Render all patterns into a NumPy array.
 
@@ -436,6 +460,9 @@ class KikuchiRenderer:
         sort
             Render in :meth:`cache_order` (faster for many different orientations; the
             patterns are the same either way).
+        pc_index
+            With a detector of several PCs: the flat PC index of each rotation (default:
+            rotation ``i`` uses PC ``i``, which needs one PC per rotation).
 
         Returns
         -------
@@ -457,7 +484,7 @@ class KikuchiRenderer:
         size = self._chunk_size(chunk_size)
         order = self.cache_order(rot) if sort and n > size else np.arange(n)
         chunks = [order[s : s + size] for s in range(0, n, size)]
-        for _ in self._chunks(rot, chunks, num_threads, out):
+        for _ in self._chunks(rot, chunks, num_threads, out, pc_index):
             pass
         return out
 

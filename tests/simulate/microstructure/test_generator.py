@@ -61,7 +61,7 @@ def _config(
             intragranular=kw.pop("intragranular", IntragranularConfig()),
         ),
         electrolyte=LayerConfig(
-            phase="LLZTO", grains=GrainConfig(mean_ecd_um=2.0, ecd_log_sigma=0.3), indexable=False
+            phase="LLZTO", grains=GrainConfig(mean_ecd_um=2.0, ecd_log_sigma=0.3), amorphous=True
         ),
         pores=PoreConfig(porosity=porosity, mean_diameter_um=2.0, diameter_log_sigma=0.3),
         **kw,
@@ -205,7 +205,7 @@ def test_map_layout_phases_and_grains():
     assert np.all(region[-1] == Region.COLLECTOR) and np.all(region[0] == Region.ELECTROLYTE)
     assert xmap.phases[PHASE_IDS["metal"]].name == "Li"
     assert xmap.phases[PHASE_IDS["collector"]].name == "Cu"
-    assert PHASE_IDS["electrolyte"] not in xmap.phases.ids  # not indexable here
+    assert PHASE_IDS["electrolyte"] not in xmap.phases.ids  # amorphous here
     pid = xmap.phase_id
     reg = xmap.prop["region"]
     assert np.all(pid[reg == Region.METAL] == 0) and np.all(pid[reg == Region.COLLECTOR] == 1)
@@ -233,10 +233,10 @@ def test_no_intragranular_misorientation_means_one_orientation_per_grain():
     assert np.all(xmap.prop["misorientation_deg"] == 0)
 
 
-def test_electrolyte_can_be_indexable():
+def test_crystalline_electrolyte_has_its_phase_id():
     cfg = _config(shape_px=(64, 64))
     cfg = cfg.model_copy(
-        update={"electrolyte": cfg.electrolyte.model_copy(update={"indexable": True})}
+        update={"electrolyte": cfg.electrolyte.model_copy(update={"amorphous": False})}
     )
     xmap = generate_microstructure(cfg, seed=0)
     assert xmap.phases[PHASE_IDS["electrolyte"]].name == "LLZTO"

@@ -260,37 +260,68 @@ def test_footprint_is_elongated_across_the_tilt_axis(small_master_patterns, dete
     assert weights["rows"] > 3 * weights["cols"]
 
 
-def test_pores_are_shadowed_background_and_mix_into_their_neighbours(
-    small_master_patterns, detector, rot2
-):
+def test_pore_shadow_takes_off_low_angles_first(detector):
     shadow = pore_shadow(detector, 0.5)
     assert pore_shadow(detector, 0.0) is None
     assert shadow.shape == detector.shape and 0 <= shadow.min() < shadow.max() <= 1
     assert shadow[-1].mean() < shadow[0].mean()  # low take-off angles at the bottom
+    per_pattern = pore_shadow(detector, np.array([0.0, 0.5, 2.0]))
+    assert per_pattern.shape == (3, *detector.shape)
+    assert np.all(per_pattern[0] == 1) and np.allclose(per_pattern[1], shadow)
+    assert np.all(per_pattern[2] <= per_pattern[1])
+
+
+def _pore_map(rot2, pore_props=True):
+    """9 × 9 Li map of two grains (columns < 4: grain 0) with a pore in rows ≥ 4 whose
+    floor is the metal point above it in row 3 (0.3 µm deep, 1.2 µm wide)."""
+    labels = np.zeros((9, 9), int)
+    labels[:, 4:] = 1
+    labels[4:, :] = -1
+    xmap = _map(labels, rot2)
+    if pore_props:
+        pore = (labels < 0).ravel()
+        floor = np.where(pore, 3 * 9 + np.arange(81) % 9, -1)
+        xmap.prop["pore_depth_um"] = np.where(pore, 0.3, 0.0)
+        xmap.prop["pore_width_um"] = np.where(pore, 1.2, 0.0)
+        xmap.prop["pore_floor_index"] = floor
+    return xmap
+
+
+def test_pores_give_the_shadowed_pattern_of_their_floor(small_master_patterns, detector, rot2):
+    mps = {0: small_master_patterns["Li"]}
+    cfg = PatternConfig()
+    model = PatternModel(_pore_map(rot2), mps, detector, cfg, 20.0)
+    shadow = pore_shadow(detector, 0.3 / 1.2)
+    for pore, grain in ((6 * 9 + 2, 0), (5 * 9 + 7, 1)):
+        k = project_kikuchi_signal(
+            mps[0], rot2[grain], detector, 20.0, cfg.oversample, cfg.psf_sigma_px
+        )[0]
+        expected = cfg.dose_counts * cfg.pore_intensity * model.background * shadow * (1 + 0.3 * k)
+        assert np.allclose(model.expected(pore, pore + 1)[0], expected, rtol=1e-5)
+    truth = pattern_ground_truth(model)
+    assert truth["diffracting_phase_id"][6 * 9 + 2] == 0
+    assert truth["diffracting_point"][6 * 9 + 2] == 3 * 9 + 2
+    # Without the generator's pore geometry, or when switched off: background only.
+    for xmap, c in (
+        (_pore_map(rot2, pore_props=False), cfg),
+        (_pore_map(rot2), cfg.model_copy(update={"pore_patterns": False})),
+    ):
+        lam = PatternModel(xmap, mps, detector, c, 20.0).expected(60, 61)[0]
+        assert np.allclose(lam, cfg.dose_counts * cfg.pore_intensity * model.background)
+
+
+def test_background_only_pores_mix_into_their_neighbours(small_master_patterns, detector, rot2):
     labels = np.zeros((9, 9), int)
     labels[4:, :] = -1  # pore below row 3
     mps = {0: small_master_patterns["Li"]}
-    cfg = PatternConfig(pore_depth_ratio=0.5)
-    model = PatternModel(_map(labels, rot2), mps, detector, cfg, 20.0)
-    pore = 6 * 9 + 4
-    expected = cfg.dose_counts * cfg.pore_intensity * model.background * shadow
-    assert np.allclose(model.expected(pore, pore + 1)[0], expected)
-    mixed = PatternModel(
-        _map(labels, rot2),
-        mps,
-        detector,
-        cfg.model_copy(update={"mixing": MixingConfig(enabled=True)}),
-        20.0,
-    )
+    cfg = PatternConfig(mixing=MixingConfig(enabled=True))
+    mixed = PatternModel(_map(labels, rot2), mps, detector, cfg, 20.0)
     truth = pattern_ground_truth(mixed)
     edge, inner = 3 * 9 + 4, 0 * 9 + 4
     w_pore = 1 - truth["mixing_same_grain_weight"][edge]
     assert w_pore > 0.05
     ratio = mixed.expected(edge, edge + 1).sum() / mixed.expected(inner, inner + 1).sum()
-    expected_ratio = 1 - w_pore * (
-        1 - cfg.pore_intensity * (model.background * shadow).sum() / model.background.sum()
-    )
-    assert ratio == pytest.approx(expected_ratio, rel=0.02)
+    assert ratio == pytest.approx(1 - w_pore * (1 - cfg.pore_intensity), rel=0.02)
 
 
 def test_surface_layer_reduces_contrast_uniformly(small_master_patterns, detector, rot2):
@@ -347,7 +378,6 @@ def test_all_models_deterministic_and_chunk_invariant(
         mixing=MixingConfig(enabled=True),
         camera=CameraConfig(enabled=True, binning=2, binning_mode="digital"),
         surface_layer=SurfaceLayerConfig(enabled=True),
-        pore_depth_ratio=0.5,
     )
     a = simulate_patterns(
         physics_scene, mps, detector, cfg.model_copy(update={"chunk_size": 24}), seed=4
