@@ -8,6 +8,13 @@ the study that strings them together.
 """
 
 from synthebsd.config._base import ConfigError
+from synthebsd.config._datasets import (
+    AugmentConfig,
+    DatasetConfig,
+    Draw,
+    SceneSource,
+    load_dataset_config,
+)
 from synthebsd.config._indexing import IndexingConfig
 from synthebsd.config._patterns import (
     BeamConfig,
@@ -35,11 +42,14 @@ from synthebsd.config._study import DEMO_SCENE, StudyConfig, load_config
 
 __all__ = [
     "DEMO_SCENE",
+    "AugmentConfig",
     "BeamConfig",
     "CameraConfig",
     "ConfigError",
     "DamageConfig",
+    "DatasetConfig",
     "DetectorConfig",
+    "Draw",
     "GrainConfig",
     "IndexingConfig",
     "InterfaceConfig",
@@ -50,11 +60,13 @@ __all__ = [
     "MixingConfig",
     "PatternConfig",
     "PoreConfig",
+    "SceneSource",
     "SequenceConfig",
     "StudyConfig",
     "SurfaceLayerConfig",
     "TextureConfig",
     "list_presets",
     "load_config",
+    "load_dataset_config",
     "load_microstructure_config",
 ]
