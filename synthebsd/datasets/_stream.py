@@ -138,11 +138,13 @@ def _plain_expected(scene: Scene, index: np.ndarray, device: torch.device) -> to
         sel = np.nonzero(phase_id == pid)[0]
         if sel.size == 0:
             continue
-        pc_index = index[sel] if renderer.n_pcs > 1 else None
-        data = renderer.render_chunk(scene.matrices[index[sel]], pc_index)
         mean, std = model.kikuchi_stats[pid]
-        data = data.sub_(mean).div_(3 * std).clamp_(-1.0, 1.0)
-        kikuchi[torch.from_numpy(sel).to(device)] = data
+        size = renderer.default_chunk_size()  # cache-sized pieces on a CPU
+        for part in np.array_split(sel, -(-sel.size // size)):
+            pc_index = index[part] if renderer.n_pcs > 1 else None
+            data = renderer.render_chunk(scene.matrices[index[part]], pc_index)
+            data = data.sub_(mean).div_(3 * std).clamp_(-1.0, 1.0)
+            kikuchi[torch.from_numpy(part).to(device)] = data
     yield_ = torch.from_numpy(model.yield_[index].astype(np.float32)).to(device)
     background = torch.from_numpy(np.asarray(model.background, dtype=np.float32)).to(device)
     lam = kikuchi.mul_(model.config.band_contrast).add_(1.0)
@@ -341,13 +343,18 @@ class PatternStream:
         labels = {name: item_tensor(v, self.device) for name, v in values.items()}
         return Chunk(k, row_start, row_stop, patterns, labels)
 
-    def chunks(self, scenes: Iterable[int] | None = None) -> Iterator[Chunk]:
+    def chunks(
+        self,
+        scenes: Iterable[int] | None = None,
+        blocks: list[tuple[int, int, int]] | None = None,
+    ) -> Iterator[Chunk]:
         """Yield the chunks of ``scenes`` (default: every scene) in order.
 
-        On the CPU, ``num_threads`` threads render chunks concurrently (at most twice as
-        many in flight); each scene is built once, by the first of its chunks to run.
+        ``blocks`` instead names the chunks, as (scene, row_start, row_stop). On the CPU,
+        ``num_threads`` threads render chunks concurrently (at most twice as many in
+        flight); each scene is built once, by the first of its chunks to run.
         """
-        blocks = self.blocks(scenes)
+        blocks = self.blocks(scenes) if blocks is None else list(blocks)
         cache = _SceneCache(self, blocks)
 
         def task(block: tuple[int, int, int]) -> Chunk:
