@@ -251,7 +251,13 @@ def write_block(
     arrays = _block_arrays(patterns, labels)
     stop = row_start + patterns.shape[0]
     for name, a in arrays:
-        root[name][scene, row_start:stop] = a
+        array = root[name]
+        # Remove what an interrupted run may have left: zarr would read (and fail to
+        # decode) a half-written shard before replacing it.
+        block = row_start // array.metadata.chunk_grid.chunk_shape[1]
+        coords = (scene, block) + (0,) * (array.ndim - 2)
+        (Path(path) / name / array.metadata.encode_chunk_key(coords)).unlink(missing_ok=True)
+        array[scene, row_start:stop] = a
     return block_arrays_hash(arrays)
 
 

@@ -67,7 +67,9 @@ def item_tensor(values: np.ndarray, device: str | torch.device = "cpu") -> torch
         dtype = torch.int64
     else:
         dtype = torch.float32
-    return torch.from_numpy(np.ascontiguousarray(values)).to(device=device, dtype=dtype)
+    if not values.flags.c_contiguous:
+        values = values.copy()  # (np.ascontiguousarray would turn a 0-d array into 1-d)
+    return torch.from_numpy(values).to(device=device, dtype=dtype)
 
 
 @dataclass(repr=False)

@@ -82,6 +82,10 @@ def test_yaml_round_trip_and_errors(tmp_path, make_dataset_config):
     with pytest.raises(ConfigError, match=r"data.yaml[\s\S]*n_scenes"):
         load_dataset_config(path)
     presets = DatasetConfig.model_validate(
-        {"scenes": [{"scene": {"preset": "cu_li_llzto", "shape_px": [45, 50], "step_size_um": 0.6}}]}
+        {
+            "scenes": [
+                {"scene": {"preset": "cu_li_llzto", "shape_px": [45, 50], "step_size_um": 0.6}}
+            ]
+        }
     )
     assert presets.map_shape == (45, 50) and presets.phase_names == {0: "Li", 1: "Cu"}

@@ -49,8 +49,13 @@ def test_poisson_saturates_and_is_seeded():
 @pytest.mark.parametrize("mode", ["charge", "digital"])
 def test_camera_moments_match_the_numpy_model(mode):
     camera = CameraConfig(
-        enabled=True, gain_adu_per_electron=2.5, read_noise_adu=4.0, offset_adu=100.0,
-        bit_depth=16, binning=2, binning_mode=mode,
+        enabled=True,
+        gain_adu_per_electron=2.5,
+        read_noise_adu=4.0,
+        offset_adu=100.0,
+        bit_depth=16,
+        binning=2,
+        binning_mode=mode,
     )
     lam = np.full(400_000, 40.0)
     adu = camera_counts_torch(torch.from_numpy(lam), camera, torch_generator(0, 1, 0)).numpy()
