@@ -31,6 +31,7 @@ from synthebsd.datasets._scenes import (
     Scene,
     SceneSpec,
     build_scene,
+    fundamental_zone,
     scene_labels,
     scene_spec,
 )
@@ -87,6 +88,7 @@ __all__ = [
     "default_cluster_size",
     "expected_on_device",
     "export_scene",
+    "fundamental_zone",
     "generate_store",
     "item_tensor",
     "master_pattern",
