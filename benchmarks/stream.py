@@ -187,7 +187,9 @@ def bench_store(n_patterns: int, engine: str) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scenes", type=int, default=12, help="scenes streamed (2,250 each)")
-    parser.add_argument("--render-n", type=int, default=10_000, help="patterns, renderer vs kikuchipy")
+    parser.add_argument(
+        "--render-n", type=int, default=10_000, help="patterns, renderer vs kikuchipy"
+    )
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--store-patterns", type=int, default=100_000)
     parser.add_argument("--engine", default="dynamical", choices=["dynamical", "kinematical"])

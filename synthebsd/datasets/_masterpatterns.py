@@ -11,6 +11,7 @@ reduces to calling it.
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import json
 import threading
@@ -41,8 +42,7 @@ def master_pattern(
     Thread-safe (dask and stream threads call it); computed or read at most once per key
     and process. Callers must not modify the returned pattern: it is shared.
     """
-    phase = get_phase(phase_name)
-    key = json.dumps(master_pattern_key(phase, energy_kv, config), sort_keys=True)
+    phase, key = _phase_and_key(phase_name, float(energy_kv), config)
     with _LOCK:
         mp = _CACHE.get(key)
         if mp is None:
@@ -51,6 +51,13 @@ def master_pattern(
                 mp = get_master_pattern(phase, energy_kv, config, cache_dir)
             _CACHE[key] = mp
         return mp
+
+
+@functools.lru_cache(maxsize=64)
+def _phase_and_key(name: str, energy_kv: float, config: MasterPatternConfig) -> tuple:
+    """The phase and its cache key as a string (both take milliseconds to make)."""
+    phase = get_phase(name)
+    return phase, json.dumps(master_pattern_key(phase, energy_kv, config), sort_keys=True)
 
 
 def _needed(config: DatasetConfig) -> list[tuple[str, MasterPatternConfig]]:

@@ -199,6 +199,16 @@ def build_scene(
     return Scene(spec, xmap, detector, model, labels, matrices)
 
 
+_PROPER: dict[str, Rotation] = {}
+
+
+def _proper_rotations(point_group: Symmetry) -> Rotation:
+    """The proper rotations of a point group, once per process (orix takes ~50 ms)."""
+    if point_group.name not in _PROPER:
+        _PROPER[point_group.name] = Rotation(point_group.proper_subgroup.data)
+    return _PROPER[point_group.name]
+
+
 def fundamental_zone(quaternions: np.ndarray, point_group: Symmetry) -> np.ndarray:
     """Orientations reduced to the fundamental zone of a point group, w ≥ 0.
 
@@ -208,7 +218,7 @@ def fundamental_zone(quaternions: np.ndarray, point_group: Symmetry) -> np.ndarr
     sign of the quaternion (tested), at a third of its cost (it rebuilds the zone's
     boundary on every call).
     """
-    ops = Rotation(point_group.proper_subgroup.data)
+    ops = _proper_rotations(point_group)
     candidates = ops.outer(Rotation(quaternions)).data  # (n_ops, n, 4)
     best = np.argmax(np.abs(candidates[..., 0]), axis=0)
     out = candidates[best, np.arange(len(quaternions))]
