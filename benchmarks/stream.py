@@ -13,11 +13,13 @@ Poisson noise) and the default scene (Cu | Li | LLZTO, 45 × 50 map):
 2. the bare renderer (point sampling, as kikuchipy) against kikuchipy's
    ``EBSDMasterPattern.get_patterns`` on the same 10,000 Li orientations, alternated
    ``--repeat`` times, median ratio;
-3. ``generate_store`` of about ``--store-patterns`` patterns on the default LocalCluster
-   (one worker process per core): wall time including the cluster's start, then
-   ``verify_store``;
-4. peak resident memory of the stream (this process) and of the store generation (this
-   process and its workers, summed), sampled every 20 ms.
+   (with the stream's master pattern, and with benchmarks/render.py's kinematical one at
+   Lambert half size 500);
+3. ``synthebsd generate`` of about ``--store-patterns`` patterns in a fresh process on the
+   default LocalCluster (one worker process per core): wall time including start-up and
+   the cluster's start, then ``verify_store``;
+4. peak resident memory of the stream (this process) and of the store generation (the
+   ``generate`` process and its workers, summed), sampled every 20 ms.
 
 Numbers depend on the machine's load: other processes sharing the cores lower every
 rate (the ratio of part 2 is from one run and so comparable).
@@ -29,6 +31,8 @@ import argparse
 import json
 import os
 import statistics
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -38,13 +42,13 @@ import numpy as np
 
 
 class _PeakRSS:
-    """Peak resident memory of this process (and, with ``children``, its descendants)."""
+    """Peak resident memory of a process (default this one), or of it and its descendants."""
 
-    def __init__(self, children: bool = False, interval_s: float = 0.02) -> None:
+    def __init__(self, pid: int | None = None, interval_s: float = 0.02) -> None:
         import psutil
 
-        self._proc = psutil.Process()
-        self._children = children
+        self._proc = psutil.Process(pid)
+        self._children = pid is not None
         self._interval = interval_s
         self.peak = 0
         self._stop = threading.Event()
@@ -125,12 +129,15 @@ def bench_stream(n_scenes: int, engine: str) -> dict[str, float]:
     return out
 
 
-def bench_renderer(n: int, repeat: int, engine: str) -> dict[str, float]:
+def bench_renderer(
+    n: int, repeat: int, engine: str, half_size: int | None = None
+) -> dict[str, float]:
     from synthebsd.config import MasterPatternConfig
     from synthebsd.datasets import master_pattern
     from synthebsd.simulate import KikuchiRenderer, make_detector, random_rotations
 
-    mp = master_pattern("Li", 20.0, MasterPatternConfig(engine=engine))
+    mp = master_pattern("Li", 20.0, MasterPatternConfig(engine=engine, half_size_px=half_size))
+    tag = f"{engine}_{mp.data.shape[-1] // 2}"
     detector = make_detector()
     rot = random_rotations(n, np.random.default_rng(0))
     renderer = KikuchiRenderer(mp, detector, 20.0)
@@ -148,35 +155,55 @@ def bench_renderer(n: int, repeat: int, engine: str) -> dict[str, float]:
         ours.append(n / (time.perf_counter() - t0))
     ratios = [a / b for a, b in zip(ours, theirs, strict=True)]
     return {
-        "renderer_patterns_per_s_median": statistics.median(ours),
-        "kikuchipy_patterns_per_s_median": statistics.median(theirs),
-        "renderer_vs_kikuchipy_median_ratio": statistics.median(ratios),
-        "renderer_vs_kikuchipy_min_ratio": min(ratios),
+        f"renderer_{tag}_patterns_per_s_median": statistics.median(ours),
+        f"kikuchipy_{tag}_patterns_per_s_median": statistics.median(theirs),
+        f"renderer_vs_kikuchipy_{tag}_median_ratio": statistics.median(ratios),
+        f"renderer_vs_kikuchipy_{tag}_min_ratio": min(ratios),
     }
 
 
 def bench_store(n_patterns: int, engine: str) -> dict[str, float]:
-    from synthebsd.datasets import default_cluster_size, generate_store, verify_store
+    """``synthebsd generate`` in a fresh process: wall time, and memory of it and its workers."""
+    import yaml
+
+    from synthebsd.datasets import default_cluster_size, read_manifest, verify_store
 
     per_scene = int(np.prod(_config(1, engine).map_shape))
     config = _config(-(-n_patterns // per_scene), engine)
     workers, memory = default_cluster_size()
     with tempfile.TemporaryDirectory(dir=os.environ.get("TMPDIR")) as tmp:
         path = Path(tmp) / "store.zarr"
-        with _PeakRSS(children=True) as rss:
-            t0 = time.perf_counter()
-            summary = generate_store(config, 0, path, progress=False)
-            seconds = time.perf_counter() - t0
+        config_file = Path(tmp) / "data.yaml"
+        config_file.write_text(yaml.safe_dump(config.model_dump(mode="json")))
+        command = [
+            sys.executable,
+            "-c",
+            "from synthebsd.cli import app; app()",
+            "generate",
+            str(config_file),
+            "--out",
+            str(path),
+        ]
+        t0 = time.perf_counter()
+        process = subprocess.Popen(command, stderr=subprocess.DEVNULL)
+        with _PeakRSS(process.pid) as rss:
+            process.wait()
+        seconds = time.perf_counter() - t0
+        if process.returncode != 0:
+            raise RuntimeError(f"synthebsd generate failed with exit code {process.returncode}")
+        manifest = read_manifest(path)
+        n = config.n_scenes * per_scene
         t0 = time.perf_counter()
         report = verify_store(path)
         t_verify = time.perf_counter() - t0
         size = sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
     return {
-        "store_patterns": summary["patterns_written"],
+        "store_patterns": n,
+        "store_complete": float(manifest["complete"]),
         "store_workers": workers,
         "store_memory_per_worker_gib": memory,
-        "store_seconds": seconds,
-        "store_patterns_per_s": summary["patterns_written"] / seconds,
+        "store_seconds_incl_start": seconds,
+        "store_patterns_per_s": n / seconds,
         "store_peak_rss_all_processes_gib": rss.peak / 2**30,
         "store_gib_on_disk": size / 2**30,
         "verify_seconds": t_verify,
@@ -193,13 +220,19 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--store-patterns", type=int, default=100_000)
     parser.add_argument("--engine", default="dynamical", choices=["dynamical", "kinematical"])
+    parser.add_argument("--skip-stream", action="store_true")
+    parser.add_argument("--skip-render", action="store_true")
     parser.add_argument("--skip-store", action="store_true")
     parser.add_argument("--json", default=None, help="also write results here")
     args = parser.parse_args()
 
     results = {"cpu_count": os.cpu_count(), "load_average_1min_start": os.getloadavg()[0]}
-    results |= bench_stream(args.scenes, args.engine)
-    results |= bench_renderer(args.render_n, args.repeat, args.engine)
+    if not args.skip_stream:
+        results |= bench_stream(args.scenes, args.engine)
+    if not args.skip_render:
+        # The stream's master pattern, and benchmarks/render.py's (kinematical, 500).
+        results |= bench_renderer(args.render_n, args.repeat, args.engine)
+        results |= bench_renderer(args.render_n, args.repeat, "kinematical", 500)
     if not args.skip_store:
         results |= bench_store(args.store_patterns, args.engine)
     results["load_average_1min_end"] = os.getloadavg()[0]

@@ -33,9 +33,10 @@ scene index ``k`` of the data set: the microstructure of scene ``k`` uses
 ``(seed, DATASET_SCENE_STREAM, k)``, its drawn settings (scene source, varied physics,
 projection-centre jitter) ``(seed, DATASET_PHYSICS_STREAM, k)``, the noise of map row
 ``r`` ``(seed, DATASET_NOISE_STREAM, k, p)`` with ``p = r × columns`` the flat index of
-the row's first point, and training-time augmentations ``(seed, AUGMENT_STREAM, k)``
-(per scene) and ``(seed, AUGMENT_STREAM, k, p)`` (per row). Nothing else enters, so a
-pattern is the same whatever worker, order or chunking produced it. Torch generators
+the row's first point, and training-time augmentations of epoch ``e``
+``(seed, AUGMENT_STREAM, k, e)`` (per scene) and ``(seed, AUGMENT_STREAM, k, e, i)`` (per
+pattern, flat index ``i``; its binomial thinning ``(..., i, 1)``). Nothing else enters, so
+a pattern is the same whatever worker, order or chunking produced it. Torch generators
 are seeded with :func:`stream_seed` of the same arguments.
 """
 
@@ -91,7 +92,7 @@ DATASET_SCENE_STREAM = 10
 DATASET_PHYSICS_STREAM = 11
 #: Data sets: noise of one map row of scene k (with k and the row's first flat index).
 DATASET_NOISE_STREAM = 12
-#: Data sets: training-time augmentations (with k, and a row's first flat index).
+#: Data sets: training-time augmentations (with k and the epoch, and a flat index).
 AUGMENT_STREAM = 13
 
 

@@ -17,6 +17,7 @@ process per core, each limited to a share of the machine's memory.
 from __future__ import annotations
 
 import functools
+import logging
 import os
 import shutil
 import time
@@ -188,6 +189,7 @@ def _client(scheduler: str | None, n_workers: int | None, memory_gib: float | No
         processes=True,
         memory_limit=f"{(memory_gib or default_mem):.3f}GiB",
         dashboard_address=None,
+        silence_logs=logging.ERROR,  # not the nannies' notes on closing
     )
     return Client(cluster), cluster
 
