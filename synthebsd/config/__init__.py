@@ -8,6 +8,13 @@ the study that strings them together.
 """
 
 from synthebsd.config._base import ConfigError
+from synthebsd.config._datasets import (
+    AugmentConfig,
+    DatasetConfig,
+    Draw,
+    SceneSource,
+    load_dataset_config,
+)
 from synthebsd.config._indexing import IndexingConfig
 from synthebsd.config._patterns import (
     BeamConfig,
@@ -37,11 +44,14 @@ from synthebsd.config._study import DEMO_SCENE, IndexerModelConfig, StudyConfig,
 
 __all__ = [
     "DEMO_SCENE",
+    "AugmentConfig",
     "BeamConfig",
     "CameraConfig",
     "ConfigError",
     "DamageConfig",
+    "DatasetConfig",
     "DetectorConfig",
+    "Draw",
     "GrainConfig",
     "IndexerModelConfig",
     "IndexingConfig",
@@ -54,12 +64,14 @@ __all__ = [
     "PatternConfig",
     "PoreConfig",
     "SceneRunConfig",
+    "SceneSource",
     "SequenceConfig",
     "StudyConfig",
     "SurfaceLayerConfig",
     "TextureConfig",
     "list_presets",
     "load_config",
+    "load_dataset_config",
     "load_microstructure_config",
     "load_scene_run",
 ]

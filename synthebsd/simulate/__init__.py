@@ -40,6 +40,7 @@ from synthebsd.simulate.patterns import (
     PatternModel,
     backscatter_background,
     camera_counts,
+    camera_counts_torch,
     camera_electrons_per_pattern,
     camera_moments,
     critical_dose,
@@ -62,6 +63,7 @@ from synthebsd.simulate.patterns import (
     phase_composition,
     plan_chunks,
     poisson_counts,
+    poisson_counts_torch,
     pore_shadow,
     primary_electrons,
     project_kikuchi_signal,
@@ -71,6 +73,8 @@ from synthebsd.simulate.patterns import (
     scan_index,
     simulate_patterns,
     surface_layer_factor,
+    thin_counts_torch,
+    torch_generator,
 )
 
 __all__ = [
@@ -80,6 +84,7 @@ __all__ = [
     "PatternModel",
     "backscatter_background",
     "camera_counts",
+    "camera_counts_torch",
     "camera_electrons_per_pattern",
     "camera_moments",
     "compute_master_pattern",
@@ -116,6 +121,7 @@ __all__ = [
     "plan_chunks",
     "plating_sequence",
     "poisson_counts",
+    "poisson_counts_torch",
     "pore_shadow",
     "power_labels",
     "prescribed_area_tessellation",
@@ -133,4 +139,6 @@ __all__ = [
     "stripping_sequence",
     "surface_layer_factor",
     "texture_orientations",
+    "thin_counts_torch",
+    "torch_generator",
 ]

@@ -3,20 +3,28 @@
 - :func:`run_study`: the end-to-end method-validation study (``synthebsd demo``);
 - :func:`write_microstructure`: scenes and in-situ sequences (``synthebsd scene``);
 - :func:`index_map`: the validated indexing pipeline on measured maps (``synthebsd index``);
-- :func:`write_pattern_gallery`: one orientation under dose and damage (``synthebsd gallery``).
+- :func:`write_pattern_gallery`: one orientation under dose and damage (``synthebsd gallery``);
+- :func:`generate_dataset`, :func:`verify_dataset`, :func:`export_dataset_scene`: training
+  data stores (``synthebsd generate``, ``verify``, ``export``).
 """
 
+from synthebsd.workflows._export import export_dataset_scene
 from synthebsd.workflows._gallery import write_pattern_gallery
+from synthebsd.workflows._generate import generate_dataset
 from synthebsd.workflows._index_map import detector_for_signal, index_map, map_geometry
 from synthebsd.workflows._scene import write_microstructure
 from synthebsd.workflows._study import format_summary, run_study
+from synthebsd.workflows._verify import verify_dataset
 
 __all__ = [
     "detector_for_signal",
+    "export_dataset_scene",
     "format_summary",
+    "generate_dataset",
     "index_map",
     "map_geometry",
     "run_study",
+    "verify_dataset",
     "write_microstructure",
     "write_pattern_gallery",
 ]

@@ -10,9 +10,13 @@ chunks as a lazy kikuchipy signal.
 
 from synthebsd.simulate.patterns._camera import (
     camera_counts,
+    camera_counts_torch,
     camera_electrons_per_pattern,
     camera_moments,
     poisson_counts,
+    poisson_counts_torch,
+    thin_counts_torch,
+    torch_generator,
 )
 from synthebsd.simulate.patterns._damage import (
     critical_dose,
@@ -65,6 +69,7 @@ __all__ = [
     "PatternModel",
     "backscatter_background",
     "camera_counts",
+    "camera_counts_torch",
     "camera_electrons_per_pattern",
     "camera_moments",
     "critical_dose",
@@ -87,6 +92,7 @@ __all__ = [
     "phase_composition",
     "plan_chunks",
     "poisson_counts",
+    "poisson_counts_torch",
     "pore_shadow",
     "primary_electrons",
     "project_kikuchi_signal",
@@ -96,4 +102,6 @@ __all__ = [
     "scan_index",
     "simulate_patterns",
     "surface_layer_factor",
+    "thin_counts_torch",
+    "torch_generator",
 ]

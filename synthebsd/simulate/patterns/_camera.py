@@ -24,18 +24,30 @@ pattern's noise, with the same statistics.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from synthebsd.config import BeamConfig, CameraConfig
-from synthebsd.conventions import NOISE_STREAM, stream_rng
+from synthebsd.conventions import NOISE_STREAM, stream_rng, stream_seed
 from synthebsd.simulate.patterns._damage import primary_electrons
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = [
     "camera_counts",
+    "camera_counts_torch",
     "camera_electrons_per_pattern",
     "camera_moments",
     "poisson_counts",
+    "poisson_counts_torch",
+    "thin_counts_torch",
+    "torch_generator",
 ]
+
+#: Largest count a uint16 pattern holds.
+_UINT16_MAX = 65535
 
 
 def camera_electrons_per_pattern(camera: CameraConfig, beam: BeamConfig) -> float:
@@ -100,3 +112,97 @@ def camera_counts(
             adu = adu + rng.normal(0.0, sigma, adu.shape)
         out[j] = np.clip(np.rint(adu), 0, top)
     return out
+
+
+def torch_generator(
+    seed: int, stream: int, *index: int, device: str | torch.device = "cpu"
+) -> torch.Generator | None:
+    """A torch generator on ``device`` seeded from ``(seed, stream, *index)``.
+
+    Seeded with :func:`synthebsd.conventions.stream_seed`, so the same arguments give the
+    same generator in every process. Returns None on torch's ``meta`` device, which holds
+    no data (and has no generators): the samplers below then run without one, which is
+    what a device-placement test needs.
+    """
+    import torch  # lazy: torch takes seconds to import
+
+    device = torch.device(device)
+    if device.type == "meta":
+        return None
+    generator = torch.Generator(device=device)
+    generator.manual_seed(stream_seed(seed, stream, *index))
+    return generator
+
+
+def poisson_counts_torch(
+    expected: torch.Tensor, generator: torch.Generator | None
+) -> torch.Tensor:
+    """Poisson counts of expected counts, on their device, saturating at 65,535.
+
+    Parameters
+    ----------
+    expected
+        Expected counts per pixel, float tensor of any shape (one noise unit).
+    generator
+        Generator on the same device (:func:`torch_generator`).
+
+    Returns
+    -------
+    counts
+        float32 tensor of whole numbers in [0, 65535], the shape and device of
+        ``expected``.
+    """
+    import torch  # lazy: torch takes seconds to import
+
+    lam = expected.to(torch.float32)
+    return torch.poisson(lam, generator=generator).clamp_(max=_UINT16_MAX)
+
+
+def camera_counts_torch(
+    expected_electrons: torch.Tensor,
+    camera: CameraConfig,
+    generator: torch.Generator | None,
+) -> torch.Tensor:
+    """Recorded ADU of expected detected electrons per pixel, the torch twin of
+    :func:`camera_counts`: round(g · Poisson(λ) + offset + ε) clipped to [0, 2^bits − 1],
+    ε ~ N(0, σ_r² · reads per pixel); the Poisson draws come first from ``generator``.
+
+    Returns
+    -------
+    adu
+        float32 tensor of whole numbers, the shape and device of ``expected_electrons``.
+    """
+    import torch  # lazy: torch takes seconds to import
+
+    lam = expected_electrons.to(torch.float32)
+    adu = torch.poisson(lam, generator=generator).mul_(camera.gain_adu_per_electron)
+    adu.add_(camera.offset_adu)
+    sigma = camera.read_noise_adu * float(np.sqrt(_reads_per_pixel(camera)))
+    if sigma > 0:
+        noise = torch.randn(lam.shape, generator=generator, device=lam.device)
+        adu.add_(noise.mul_(sigma))
+    return adu.round_().clamp_(0, 2**camera.bit_depth - 1)
+
+
+def thin_counts_torch(
+    counts: torch.Tensor, fraction: torch.Tensor, generator: torch.Generator | None
+) -> torch.Tensor:
+    """Keep each count with probability ``fraction``: Binomial(counts, f) per pixel.
+
+    Thinning Poisson(λ) counts gives exactly Poisson(f · λ) counts, i.e. the same pattern
+    at f times the dose; saturated pixels (65,535) stay a lower bound, as on a camera.
+
+    Parameters
+    ----------
+    counts
+        Whole-number float tensor (n, ...) of Poisson counts.
+    fraction
+        Keep probability per pattern, shape (n,), in (0, 1].
+    generator
+        Generator on the device of ``counts``.
+    """
+    import torch  # lazy: torch takes seconds to import
+
+    shape = (-1,) + (1,) * (counts.ndim - 1)
+    prob = fraction.to(counts.dtype).reshape(shape).expand_as(counts).contiguous()
+    return torch.binomial(counts, prob, generator=generator)

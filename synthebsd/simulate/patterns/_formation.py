@@ -294,7 +294,8 @@ class PatternModel:
         unique = np.unique(src[src >= 0])
         return unique, np.searchsorted(unique, src), w
 
-    def _contrast(self, phase_id: np.ndarray) -> np.ndarray:
+    def contrast(self, phase_id: np.ndarray) -> np.ndarray:
+        """Band contrast C · surface-layer factor of each phase id (0 for −1)."""
         layer = np.array([self.layer.get(int(p), 0.0) for p in phase_id])
         return self.config.band_contrast * layer
 
@@ -312,7 +313,7 @@ class PatternModel:
         ratio = self.diffracting.shadow_ratio
         if self.weights is None and self.dose is None:
             kikuchi = self.kikuchi(index, num_threads)
-            contrast = self._contrast(self.diffracting.phase_id[index])
+            contrast = self.contrast(self.diffracting.phase_id[index])
             content = 1 + contrast[:, None, None] * kikuchi
             shadowed = np.nonzero(ratio[index] > 0)[0]
             if shadowed.size:
@@ -337,7 +338,7 @@ class PatternModel:
             pos = position[rows, k]
             src = unique[pos]
             pid = phase_id[src]
-            contrast = self._contrast(pid)
+            contrast = self.contrast(pid)
             signal = kikuchi[pos].astype(np.float64)
             content = np.ones_like(signal)
             if dose is not None:
