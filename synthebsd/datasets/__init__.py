@@ -15,7 +15,6 @@ from synthebsd.datasets._distributed import default_cluster_size, generate_store
 from synthebsd.datasets._export import (
     ANG_CONVENTIONS,
     export_scene,
-    save_truth_map,
     scene_detector,
     scene_signal,
     scene_truth,
@@ -95,7 +94,6 @@ __all__ = [
     "preload_master_patterns",
     "read_manifest",
     "render_rows",
-    "save_truth_map",
     "scene_detector",
     "scene_labels",
     "scene_signal",

@@ -16,7 +16,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-import h5py
 import numpy as np
 import zarr
 from orix import io as orix_io
@@ -25,7 +24,7 @@ from orix.quaternion import Rotation
 
 from synthebsd.datasets._scenes import LABEL_DTYPES
 from synthebsd.datasets._store import StoreError, read_manifest
-from synthebsd.io import atomic_path, save_crystal_map, save_patterns
+from synthebsd.io import atomic_path, euler_fixes, save_crystal_map, save_patterns
 from synthebsd.phases import get_phase
 
 if TYPE_CHECKING:
@@ -37,7 +36,6 @@ __all__ = [
     "export_scene",
     "scene_detector",
     "scene_signal",
-    "save_truth_map",
     "scene_truth",
     "write_ang",
 ]
@@ -169,57 +167,12 @@ def write_ang(xmap: CrystalMap, detector: EBSDDetector, path: Path) -> None:
         out = out[:first] + block + out[first:]
         data = [i for i, line in enumerate(out) if line and not line.startswith("#")]
         indexed = np.asarray(xmap.is_indexed)
-        for row, euler in _euler_fixes(xmap.rotations).items():
+        for row, euler in euler_fixes(xmap.rotations).items():
             if indexed[row]:  # orix writes 4π for the others
                 # Each angle is %8.5f and two spaces: the first 28 characters.
                 line = out[data[row]]
                 out[data[row]] = "  ".join(f"{a:8.5f}" for a in euler) + line[28:]
         tmp.write_text("\n".join(out) + "\n")
-
-
-def _euler_fixes(rotations: Rotation) -> dict[int, np.ndarray]:
-    """Euler angles orix 0.15.0 gets wrong, corrected: flat index → (φ1, Φ, φ2).
-
-    At Φ = π, ``Rotation.to_euler`` returns φ1 with the wrong sign (measured: (1, π, 0)
-    comes back as (5.283, π, 0), a rotation 2 rad away; orix PR 674 fixed the same
-    mistake before), and orix's .ang and HDF5 writers store those angles. Only φ1 − φ2
-    is defined there; we keep orix's other angles and take the φ1 whose rotation
-    (orix's ``from_euler``, which is right) equals the orientation.
-
-    Raises
-    ------
-    RuntimeError
-        If neither sign reproduces the orientation (never write a wrong angle).
-    """
-    euler = rotations.to_euler()
-    wrong = np.nonzero(Rotation.from_euler(euler).angle_with(rotations) > 1e-7)[0]
-    fixes = {}
-    for i in wrong:
-        e = euler[i].copy()
-        e[0] = (-e[0]) % (2 * np.pi)
-        if Rotation.from_euler(e).angle_with(rotations[i])[0] > 1e-7:
-            raise RuntimeError(f"No Euler angles reproduce the orientation of point {i}")
-        fixes[int(i)] = e
-    return fixes
-
-
-def save_truth_map(xmap: CrystalMap, path: str | Path) -> Path:
-    """Write a crystal map as orix HDF5 (atomically), with orix's Φ = π Euler error fixed.
-
-    orix stores orientations as Euler angles; the rows that its ``to_euler`` gets wrong
-    (:func:`_euler_fixes`) are corrected in the file, so ``orix.io.load`` returns the
-    orientations of ``xmap``.
-    """
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        save_crystal_map(xmap, tmp)
-        fixes = _euler_fixes(xmap.rotations)
-        if fixes:
-            with h5py.File(tmp, "r+") as f:
-                phi1 = f["crystal_map/data/phi1"]
-                for i, euler in fixes.items():
-                    phi1[i] = euler[0]
-    return path
 
 
 def export_scene(store: str | Path, scene: int, to: ExportFormat, out_dir: str | Path) -> Path:
@@ -245,7 +198,8 @@ def export_scene(store: str | Path, scene: int, to: ExportFormat, out_dir: str |
         path = out_dir / f"scene_{scene}.ang"
         write_ang(scene_truth(store, scene), scene_detector(store, scene), path)
     elif to == "orix":
-        path = save_truth_map(scene_truth(store, scene), out_dir / f"scene_{scene}_truth.h5")
+        path = out_dir / f"scene_{scene}_truth.h5"
+        save_crystal_map(scene_truth(store, scene), path)
     else:
         raise ValueError(f"Export format must be h5ebsd, ang or orix, got {to!r}")
     return path

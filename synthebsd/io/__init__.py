@@ -7,11 +7,12 @@ it.
 
 from synthebsd.io._atomic import atomic_path, json_ready, save_json
 from synthebsd.io._emsoft import read_emsoft_metadata, write_emsoft_master_pattern
-from synthebsd.io._maps import load_crystal_map, save_crystal_map
+from synthebsd.io._maps import euler_fixes, load_crystal_map, save_crystal_map
 from synthebsd.io._patterns import load_patterns, save_patterns
 
 __all__ = [
     "atomic_path",
+    "euler_fixes",
     "json_ready",
     "load_crystal_map",
     "load_patterns",

@@ -11,9 +11,9 @@ from synthebsd.datasets import (
     ANG_CONVENTIONS,
     export_scene,
     generate_store,
-    save_truth_map,
     write_ang,
 )
+from synthebsd.io import save_crystal_map
 from synthebsd.phases import get_phase
 from synthebsd.simulate import make_detector
 
@@ -102,7 +102,8 @@ def test_euler_round_trips_at_singular_angles(tmp_path):
     path = tmp_path / "singular.ang"
     write_ang(xmap, make_detector(), path)
     assert rot.angle_with(orix_io.load(path).rotations).max() < 2e-5
-    h5 = save_truth_map(xmap, tmp_path / "singular.h5")
+    h5 = tmp_path / "singular.h5"
+    save_crystal_map(xmap, h5)
     assert rot.angle_with(orix_io.load(h5).rotations).max() < 1e-12
 
 

@@ -83,3 +83,17 @@ def test_failed_write_keeps_the_old_file(tmp_path):
         raise RuntimeError("disk full")
     assert json.loads(path.read_text())["a"] == 1.5
     assert list(tmp_path.iterdir()) == [path]
+
+
+def test_crystal_map_round_trip_at_the_euler_singularity(tmp_path):
+    # orix 0.15.0's to_euler gets φ1 wrong at Φ = π; our writer corrects those rows.
+    from orix.crystal_map import CrystalMap, PhaseList
+    from orix.quaternion import Rotation
+
+    from synthebsd.phases import get_phase
+
+    rot = Rotation.from_euler([[1.0, np.pi, 0.0], [0.3, np.pi, 0.7], [0.2, 0.5, 0.9]])
+    assert Rotation.from_euler(rot.to_euler()).angle_with(rot).max() > 0.5
+    xmap = CrystalMap(rotations=rot, phase_list=PhaseList(get_phase("Li")))
+    save_crystal_map(xmap, tmp_path / "m.h5")
+    assert rot.angle_with(load_crystal_map(tmp_path / "m.h5").rotations).max() < 1e-12
