@@ -148,7 +148,10 @@ class DamageConfig(StrictModel):
     """Beam damage: band contrast × exp(−D/D_c) with cumulative dose D, blur, diffuse bg.
 
     Critical doses D_c are assumptions, not measurements (see
-    :mod:`synthebsd.simulate.patterns._damage`); Li is set more sensitive than Na.
+    :mod:`synthebsd.simulate.patterns._damage`); Li is set more sensitive than Na. The
+    dose around the probe has three parts: the interaction footprint, the incident
+    probe's skirt and the backscatter halo (their fractions and widths are assumptions
+    too; together at most 1).
     """
 
     enabled: bool = False
@@ -157,10 +160,22 @@ class DamageConfig(StrictModel):
         description="D_c per phase name, electrons per nm²",
     )
     default_critical_dose_e_per_nm2: float = Field(1.0e6, gt=0.0, description="other phases")
-    tail_fraction: float = Field(
-        0.1, ge=0.0, lt=1.0, description="fraction of the dose in the probe's wide tail"
+    probe_tail_fraction: float = Field(
+        0.02, ge=0.0, lt=1.0, description="fraction of the incident probe in its skirt"
     )
-    tail_sigma_um: float = Field(1.0, gt=0.0, le=100.0, description="tail σ across the tilt axis")
+    probe_tail_sigma_um: float = Field(
+        0.1, gt=0.0, le=100.0, description="σ of the probe skirt along the tilt axis, µm"
+    )
+    halo_fraction: float = Field(
+        0.1,
+        ge=0.0,
+        lt=1.0,
+        description="fraction of the dose deposited by the backscatter halo (electrons that "
+        "leave the surface and return around the probe)",
+    )
+    halo_sigma_um: float = Field(
+        1.0, gt=0.0, le=100.0, description="σ of the backscatter halo along the tilt axis, µm"
+    )
     prior_dose_e_per_nm2: float = Field(
         0.0, ge=0.0, description="uniform dose before the scan (imaging, focusing)"
     )
@@ -170,6 +185,15 @@ class DamageConfig(StrictModel):
     diffuse_background: float = Field(
         0.3, ge=0.0, le=10.0, description="added diffuse intensity of fully damaged material"
     )
+
+    @model_validator(mode="after")
+    def _fractions(self) -> DamageConfig:
+        if self.probe_tail_fraction + self.halo_fraction >= 1.0:
+            raise ValueError(
+                f"probe_tail_fraction ({self.probe_tail_fraction}) + halo_fraction "
+                f"({self.halo_fraction}) must be below 1: the footprint keeps the rest"
+            )
+        return self
 
     @field_validator("critical_dose_e_per_nm2")
     @classmethod

@@ -141,11 +141,14 @@ def test_dose_map_follows_the_scan_order(rot2):
     fp = default_footprints(xmap, 20.0, 70.0, beam, MixingConfig())
     dose = dose_map(xmap, fp, 70.0, beam, damage).reshape(6, 8)
     sx, sy = (s * 1e3 for s in fp[0])
-    tail_x = damage.tail_sigma_um * 1e3
-    tail_y = tail_x / np.cos(np.deg2rad(70))
-    p0 = (1 - damage.tail_fraction) / (2 * np.pi * sx * sy) + damage.tail_fraction / (
-        2 * np.pi * tail_x * tail_y
-    )
+    cos70 = np.cos(np.deg2rad(70))
+    # Footprint, probe skirt and backscatter halo: peak densities of three 2-D Gaussians.
+    p0 = (1 - damage.probe_tail_fraction - damage.halo_fraction) / (2 * np.pi * sx * sy)
+    for f, s in (
+        (damage.probe_tail_fraction, damage.probe_tail_sigma_um),
+        (damage.halo_fraction, damage.halo_sigma_um),
+    ):
+        p0 += f / (2 * np.pi * (s * 1e3) ** 2 / cos70)
     assert dose[0, 0] == pytest.approx(0.5 * primary_electrons(beam) * p0)  # first point
     assert np.all(np.diff(dose[0]) > 0)  # more earlier neighbours along the first row
     assert dose[3, 4] > dose[0, 4]
