@@ -3,12 +3,19 @@
 A configuration is plain data: it can be written to and read from YAML, and every field
 is range-checked so that a bad value fails early with a :class:`ConfigError` naming the
 field. One module per stage: the scene (microstructure generator and its presets), the
-patterns (detector, master patterns, beam, camera, damage, mixing), the indexing, and
-the study that strings them together.
+patterns (detector, master patterns, beam, camera, damage, mixing), the indexing,
+the study that strings them together, and the neural models and their training.
 """
 
 from synthebsd.config._base import ConfigError
 from synthebsd.config._indexing import IndexingConfig
+from synthebsd.config._models import (
+    OrientationNetConfig,
+    PatternNormConfig,
+    SegmentationNetConfig,
+    TrainConfig,
+    load_train_config,
+)
 from synthebsd.config._patterns import (
     BeamConfig,
     CameraConfig,
@@ -48,13 +55,18 @@ __all__ = [
     "MasterPatternConfig",
     "MicrostructureConfig",
     "MixingConfig",
+    "OrientationNetConfig",
     "PatternConfig",
+    "PatternNormConfig",
     "PoreConfig",
+    "SegmentationNetConfig",
     "SequenceConfig",
     "StudyConfig",
     "SurfaceLayerConfig",
     "TextureConfig",
+    "TrainConfig",
     "list_presets",
     "load_config",
     "load_microstructure_config",
+    "load_train_config",
 ]
