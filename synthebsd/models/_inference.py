@@ -120,6 +120,7 @@ def predict_orientations(
     batch_size: int = 512,
     device: str | torch.device = "cpu",
     max_uncertainty_deg: float | None = None,
+    regions: np.ndarray | None = None,
 ) -> CrystalMap:
     """Orientation map of patterns with an orientation checkpoint.
 
@@ -139,6 +140,9 @@ def predict_orientations(
         torch device to run on (the model is moved there).
     max_uncertainty_deg
         Predicted error above which a point is not indexed; default the checkpoint's.
+    regions
+        Class codes of the points (e.g. from :func:`predict_regions`) to use instead of
+        the orientation model's own; a grain-boundary point (code 4) keeps the model's.
 
     Returns
     -------
@@ -172,6 +176,11 @@ def predict_orientations(
             parts[k].append(v.double().cpu().numpy())
     out = {k: np.concatenate(v) for k, v in parts.items()}
     classes = out["class_probability"].argmax(axis=1)
+    if regions is not None:
+        regions = np.asarray(regions).ravel()
+        if regions.size != classes.size:
+            raise ValueError(f"{regions.size} region codes for {classes.size} patterns")
+        classes = np.where(regions < len(Region), regions, classes)
     phase_id = class_phase_ids(checkpoint.phase_names)[classes]
     phase_id[out["uncertainty_deg"] > threshold] = -1
     names = checkpoint.phase_names
@@ -182,7 +191,7 @@ def predict_orientations(
         phase_list=phase_list,
         prop={
             "uncertainty_deg": out["uncertainty_deg"],
-            "region": classes.astype(np.int64),
+            "region": (classes if regions is None else regions).astype(np.int64),
             "class_probability": out["class_probability"].max(axis=1),
         },
         **_geometry(like, nav),

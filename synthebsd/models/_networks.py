@@ -76,6 +76,9 @@ class PatternNormalizer(nn.Module):
         return (x - mean) / (std + 1e-6)
 
 
+_MAX_LOG_ERROR = math.log(360.0)
+
+
 def _conv(c_in: int, c_out: int, k: int, stride: int, norm: bool, pad: int | None = None):
     pad = k // 2 if pad is None else pad
     layers: list[nn.Module] = [nn.Conv2d(c_in, c_out, k, stride, pad, bias=not norm)]
@@ -148,6 +151,8 @@ class OrientationNet(nn.Module):
         )
         self.class_head = nn.Linear(config.embedding_dim, config.n_classes)
         self.uncertainty_head = nn.Linear(config.embedding_dim, 1)
+        nn.init.zeros_(self.uncertainty_head.weight)
+        nn.init.constant_(self.uncertainty_head.bias, math.log(10.0))  # start at 10°
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
                 nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
@@ -162,7 +167,9 @@ class OrientationNet(nn.Module):
             )
         z = self.embed(self.features(self.normalise(patterns)))
         raw = self.rotation_head(z)
-        error = F.softplus(self.uncertainty_head(z).squeeze(-1)) + self.config.min_uncertainty_deg
+        # log-parametrised: the NLL's gradient in log μ is 1 − e/μ, bounded as μ grows
+        log_error = self.uncertainty_head(z).squeeze(-1).clamp(max=_MAX_LOG_ERROR)
+        error = torch.exp(log_error) + self.config.min_uncertainty_deg
         return {
             "quaternion": quaternion_from_output(raw, self.config.rotation_representation),
             "class_logits": self.class_head(z),

@@ -68,8 +68,8 @@ def estimate_dose_counts(patterns: torch.Tensor) -> torch.Tensor:
 
 def orientation_losses(
     model, batch: dict[str, torch.Tensor], operators: torch.Tensor, config: TrainConfig
-) -> tuple[torch.Tensor, dict[str, float]]:
-    """Weighted loss of one batch of single-pattern items, and its parts for the log.
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """Weighted loss of one batch of single-pattern items, and its (detached) parts.
 
     ``operators`` is the (phases, k, 4) symmetry table on the model's device
     (:func:`~synthebsd.models.symmetry_table`).
@@ -97,9 +97,9 @@ def orientation_losses(
         + config.uncertainty_weight * uncertainty
     )
     parts = {
-        "orientation_loss_deg": float(torch.rad2deg(orientation).detach()),
-        "class_loss": float(classes.detach()),
-        "uncertainty_loss": float(uncertainty.detach()),
+        "orientation_loss_deg": torch.rad2deg(orientation).detach(),
+        "class_loss": classes.detach(),
+        "uncertainty_loss": uncertainty.detach(),
     }
     return loss, parts
 
@@ -131,7 +131,7 @@ def segmentation_targets(
 
 def segmentation_losses(
     model, batch: dict[str, torch.Tensor], config: TrainConfig
-) -> tuple[torch.Tensor, dict[str, float]]:
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """Loss of one batch of whole-scene items (cross-entropy + Dice)."""
     out = model(batch["patterns"])
     inner = getattr(model, "module", model)
@@ -139,7 +139,7 @@ def segmentation_losses(
         batch["region"], batch.get("grain_id"), inner.config.grain_boundary
     )
     loss = segmentation_loss(out["class_logits"], target)
-    return loss, {"segmentation_loss": float(loss.detach())}
+    return loss, {"segmentation_loss": loss.detach()}
 
 
 @torch.no_grad()
@@ -189,17 +189,17 @@ def evaluate_segmentation(model, loader, device) -> dict:
     )
 
 
-def pattern_coverage(batch: dict[str, torch.Tensor], task: str) -> dict[str, np.ndarray]:
-    """PCs and dose estimates of the indexable patterns of a batch (for the covered range)."""
+def pattern_coverage(
+    batch: dict[str, torch.Tensor], task: str
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Dose estimates and PCs (None: no ``pc`` key) of the indexable patterns of a batch,
+    on the batch's device (the training loop keeps their range there: no sync per step)."""
     if task == "orientation":
         keep = batch["phase_id"] >= 0
         dose = estimate_dose_counts(batch["pattern"][keep])
-        pc = batch["pc"][keep] if "pc" in batch else None
+        pc = batch["pc"][keep].reshape(-1, 3) if "pc" in batch else None
     else:
         keep = (batch["region"] == Region.METAL) | (batch["region"] == Region.COLLECTOR)
         dose = estimate_dose_counts(batch["patterns"][keep])
         pc = None
-    return {
-        "dose": dose.detach().cpu().numpy(),
-        "pc": None if pc is None else pc.detach().cpu().double().numpy().reshape(-1, 3),
-    }
+    return dose, pc

@@ -154,19 +154,38 @@ def _new_state(config: TrainConfig) -> dict[str, Any]:
     }
 
 
-def _update_coverage(cov: dict, seen: dict[str, np.ndarray | None]) -> None:
-    dose, pc = seen["dose"], seen["pc"]
-    if dose.size:
-        cov["dose_min"] = min(float(dose.min()), cov["dose_min"] or float("inf"))
-        cov["dose_max"] = max(float(dose.max()), cov["dose_max"] or 0.0)
-    if pc is not None and pc.size:
-        lo, hi = pc.min(axis=0), pc.max(axis=0)
-        cov["pc_min"] = (
-            lo.tolist() if cov["pc_min"] is None else np.minimum(cov["pc_min"], lo).tolist()
-        )
-        cov["pc_max"] = (
-            hi.tolist() if cov["pc_max"] is None else np.maximum(cov["pc_max"], hi).tolist()
-        )
+class _Coverage:
+    """Running range of the training patterns' dose estimates and PCs, on the device."""
+
+    def __init__(self, saved: dict, device: torch.device):
+        def t(v):
+            return None if v is None else torch.tensor(v, dtype=torch.float64, device=device)
+
+        self.lo = {"dose": t(saved["dose_min"]), "pc": t(saved["pc_min"])}
+        self.hi = {"dose": t(saved["dose_max"]), "pc": t(saved["pc_max"])}
+
+    def update(self, dose: torch.Tensor, pc: torch.Tensor | None) -> None:
+        for key, values in (("dose", dose.reshape(-1, 1)), ("pc", pc)):
+            if values is None or values.numel() == 0:
+                continue
+            values = values.double()
+            lo, hi = values.amin(dim=0), values.amax(dim=0)
+            if key == "dose":
+                lo, hi = lo[0], hi[0]
+            old_lo, old_hi = self.lo[key], self.hi[key]
+            self.lo[key] = lo if old_lo is None else torch.minimum(old_lo, lo)
+            self.hi[key] = hi if old_hi is None else torch.maximum(old_hi, hi)
+
+    def as_dict(self) -> dict:
+        def v(t):
+            return None if t is None else t.cpu().tolist()
+
+        return {
+            "dose_min": v(self.lo["dose"]),
+            "dose_max": v(self.hi["dose"]),
+            "pc_min": v(self.lo["pc"]),
+            "pc_max": v(self.hi["pc"]),
+        }
 
 
 def _resume_state(out: Path, config: TrainConfig, model, optimiser, scheduler) -> dict | None:
@@ -292,6 +311,7 @@ def train(
     state = _resume_state(out, config, model, optimiser, scheduler) if resume else None
     state = state or _new_state(config)
     state["config"] = config.model_dump(mode="json")
+    coverage = _Coverage(state["coverage"], device)
     operators = torch.as_tensor(symmetry_table(phase_names, config.friedel), dtype=torch.float32)
     operators = operators.to(device)
     net = model
@@ -303,6 +323,7 @@ def train(
         )
 
     def save(final: bool) -> Path:
+        state["coverage"] = coverage.as_dict()
         meta = _metadata(state, phase_names, detector, config, forward_model_key, model)
         if rank != 0:
             return out / "model.safetensors"
@@ -350,13 +371,11 @@ def train(
         for batch in batches:
             got_any = True
             batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
-            _update_coverage(state["coverage"], pattern_coverage(batch, task))
+            coverage.update(*pattern_coverage(batch, task))
             if task == "orientation":
                 loss, parts = orientation_losses(net, batch, operators, config)
             else:
                 loss, parts = segmentation_losses(net, batch, config)
-            if not torch.isfinite(loss):
-                raise FloatingPointError(f"Loss is {float(loss)} at step {state['step']}")
             optimiser.zero_grad(set_to_none=True)
             loss.backward()
             if config.grad_clip_norm is not None:
@@ -371,11 +390,13 @@ def train(
             )
             step = state["step"]
             if step % config.log_every_steps == 0 or step == stop:
+                if not torch.isfinite(loss):  # checked when logging: a check is a GPU sync
+                    raise FloatingPointError(f"Loss is {float(loss)} at step {step}")
                 dt = time.perf_counter() - t_last
                 entry = {
                     "step": step,
                     "loss": float(loss.detach()),
-                    **parts,
+                    **{k: float(v) for k, v in parts.items()},
                     "lr": float(scheduler.get_last_lr()[0]),
                     "patterns_per_second": seen_last / dt if dt > 0 else None,
                 }

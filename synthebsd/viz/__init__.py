@@ -20,7 +20,12 @@ from synthebsd.viz._maps import (
     plot_score_map,
     region_colormap,
 )
-from synthebsd.viz._models import plot_calibration, plot_learning_curves, plot_uncertainty_map
+from synthebsd.viz._models import (
+    plot_calibration,
+    plot_class_map,
+    plot_learning_curves,
+    plot_uncertainty_map,
+)
 from synthebsd.viz._patterns import plot_master_pattern, plot_pattern_grid
 from synthebsd.viz._scene import plot_scene_panel
 
@@ -30,6 +35,7 @@ __all__ = [
     "ipf_rgb",
     "new_figure",
     "plot_calibration",
+    "plot_class_map",
     "plot_dose_map",
     "plot_error_histogram",
     "plot_error_map",

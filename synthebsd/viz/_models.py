@@ -6,12 +6,14 @@ from pathlib import Path
 
 import numpy as np
 from matplotlib.colors import LogNorm
+from matplotlib.patches import Rectangle
 from orix.crystal_map import CrystalMap
 
+from synthebsd.conventions import REGION_COLOURS, Region
 from synthebsd.viz._figure import colormap, new_figure, save_figure
-from synthebsd.viz._maps import _extent, _unit
+from synthebsd.viz._maps import _extent, _unit, region_colormap
 
-__all__ = ["plot_calibration", "plot_learning_curves", "plot_uncertainty_map"]
+__all__ = ["plot_calibration", "plot_class_map", "plot_learning_curves", "plot_uncertainty_map"]
 
 _LOSS_KEYS = (
     "loss",
@@ -127,5 +129,28 @@ def plot_calibration(
         ax.legend(fontsize=8)
     ax.set_xlabel("predicted error (°)")
     ax.set_ylabel("observed disorientation (°)")
+    ax.set_title(title)
+    return save_figure(fig, path)
+
+
+def plot_class_map(xmap: CrystalMap, path: str | Path, title: str) -> Path:
+    """Predicted region classes (``region`` property, Region codes) in the region colours.
+
+    Grain-boundary points (code 4, segmentation models trained for them) are white.
+    """
+    rows, cols = xmap.shape if xmap.ndim == 2 else (1, xmap.size)
+    codes = np.asarray(xmap.prop["region"]).reshape(rows, cols)
+    fig = new_figure((7, 5))
+    ax = fig.add_subplot()
+    cmap = region_colormap().with_extremes(over="white")
+    ax.imshow(codes, cmap=cmap, vmin=-0.5, vmax=3.5, extent=_extent(xmap), interpolation="nearest")
+    handles = [Rectangle((0, 0), 1, 1, color=REGION_COLOURS[r]) for r in Region]
+    labels = [r.name.lower() for r in Region]
+    if (codes > 3).any():
+        handles.append(Rectangle((0, 0), 1, 1, facecolor="white", edgecolor="k"))
+        labels.append("grain boundary")
+    ax.legend(handles, labels, loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8)
+    ax.set_xlabel(f"x ({_unit(xmap)})")
+    ax.set_ylabel(f"y ({_unit(xmap)})")
     ax.set_title(title)
     return save_figure(fig, path)

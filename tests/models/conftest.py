@@ -129,3 +129,46 @@ def pattern_dataset(scenes, detector):
 @pytest.fixture(scope="session")
 def scene_dataset(scenes, detector):
     return ContractSceneDataset(scenes, detector)
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny batches: one thread (two spin-wait on a shared 2-core machine, 10× slower)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def tiny_config(**changes):
+    from synthebsd.config import TrainConfig
+
+    settings = {
+        "model": "orientation_cnn_tiny",
+        "steps": 60,
+        "batch_size": 16,
+        "learning_rate": 3e-3,
+        "warmup_steps": 5,
+        "checkpoint_every_steps": 1000,
+        "log_every_steps": 10,
+        "device": "cpu",
+        "num_threads": 1,
+    }
+    return TrainConfig(**{**settings, **changes})
+
+
+@pytest.fixture(scope="session", name="tiny_config")
+def tiny_config_fixture():
+    """:func:`tiny_config` as a fixture."""
+    return tiny_config
+
+
+@pytest.fixture(scope="session")
+def trained(pattern_dataset, tmp_path_factory):
+    """A tiny orientation model trained for 60 steps on the 360 patterns (seconds)."""
+    from synthebsd.models import train
+
+    torch.set_num_threads(1)
+    out = tmp_path_factory.mktemp("trained")
+    result = train(tiny_config(), pattern_dataset, out, progress=False)
+    return result
