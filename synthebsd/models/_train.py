@@ -285,8 +285,9 @@ def train(
     Returns
     -------
     result
-        ``step``, ``history`` (log entries), ``metrics`` (validation, or None) and the
-        paths of ``checkpoint`` and ``last``.
+        ``step``, ``history`` (log entries), ``metrics`` (validation, or None), the
+        trained ``model`` (unwrapped from DDP) and the paths of ``checkpoint`` (when all
+        steps are done) and ``last``.
     """
     from tqdm.auto import tqdm  # lazy: tqdm picks its front end at import
 
@@ -422,7 +423,7 @@ def train(
             state["epoch"] += 1
             state["epoch_batches"] = 0
     bar.close()
-    result = {"step": state["step"], "history": state["history"], "metrics": None}
+    result = {"step": state["step"], "history": state["history"], "metrics": None, "model": model}
     result["last"] = out / "last.safetensors"
     if state["step"] >= config.steps:
         metrics = validate() if val_dataset is not None else metrics

@@ -145,10 +145,10 @@ def test_validation_metrics(pattern_dataset, tmp_path, tiny_config):
 def test_segmentation_model_learns_the_scenes(scene_dataset, tmp_path, tiny_config):
     config = tiny_config(
         model="segmentation_unet_tiny",
-        steps=80,
+        steps=40,
         batch_size=3,
         learning_rate=1e-2,
-        log_every_steps=20,
+        log_every_steps=10,
     )
     result = train(config, scene_dataset, tmp_path, progress=False)
     ck = load_checkpoint(result["checkpoint"])
