@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 
 import numpy as np
+import pytest
 import torch
 import torch.multiprocessing as mp
 from safetensors.torch import load_file, save_file
@@ -24,6 +26,22 @@ def test_ranks_split_each_epoch_into_disjoint_halves():
     assert _EpochSampler(10, 3, 1, 4, 0, 1).indices == one[4:]  # resume skips
 
 
+class _ArrayItems(torch.utils.data.Dataset):
+    """Items held as NumPy arrays: they pickle plainly to the spawned processes (tensors
+    would travel as shared-memory file descriptors, which can deadlock a busy spawn)."""
+
+    def __init__(self, dataset, n):
+        keys = ("pattern", "quaternion", "phase_id", "region", "pc")
+        self.arrays = {k: np.stack([dataset[i][k].numpy() for i in range(n)]) for k in keys}
+        self.phase_names = dataset.phase_names
+
+    def __len__(self):
+        return len(self.arrays["pattern"])
+
+    def __getitem__(self, i):
+        return {k: torch.as_tensor(v[i]) for k, v in self.arrays.items()}
+
+
 def _worker(rank, world, port, dataset, out, config):
     os.environ.update(
         {
@@ -39,7 +57,7 @@ def _worker(rank, world, port, dataset, out, config):
     from synthebsd.models import train
 
     torch.set_num_threads(1)
-    result = train(config, dataset, out, progress=False)
+    result = train(config, dataset, out, phase_names=dataset.phase_names, progress=False)
     weights = {k: v.contiguous() for k, v in result["model"].state_dict().items()}
     save_file(weights, f"{out}/rank{rank}.safetensors")
     dist.destroy_process_group()
@@ -50,7 +68,18 @@ def test_two_process_ddp_keeps_ranks_identical(pattern_dataset, tmp_path, tiny_c
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     config = tiny_config(steps=6, batch_size=8, log_every_steps=3, model_kwargs={"norm": "none"})
-    mp.spawn(_worker, args=(2, port, pattern_dataset, str(tmp_path), config), nprocs=2)
+    ctx = mp.spawn(
+        _worker,
+        args=(2, port, _ArrayItems(pattern_dataset, 64), str(tmp_path), config),
+        nprocs=2,
+        join=False,
+    )
+    deadline = time.monotonic() + 300  # a stuck rendezvous must fail, not hang the suite
+    while not ctx.join(timeout=5):
+        if time.monotonic() > deadline:
+            for p in ctx.processes:
+                p.terminate()
+            pytest.fail("the two DDP processes did not finish within 300 s")
     w0 = load_file(str(tmp_path / "rank0.safetensors"))
     w1 = load_file(str(tmp_path / "rank1.safetensors"))
     assert all(torch.equal(w0[k], w1[k]) for k in w0)
