@@ -1,5 +1,5 @@
-"""Command-line interface: ``synthebsd demo``, ``scene``, ``index``, ``masterpattern``, ``gallery``,
-and for training data ``generate``, ``verify`` and ``export``.
+"""Command-line interface: ``synthebsd demo``, ``scene``, ``index``, ``predict``,
+``masterpattern``, ``gallery``, and for training data ``generate``, ``verify`` and ``export``.
 
 Each command imports what it needs when it runs (``# lazy`` below): the EBSD stack
 (kikuchipy, torch) takes seconds to import, and ``synthebsd --help`` should not wait for it.
@@ -107,6 +107,64 @@ def index(
         f"{summary['n_patterns']} patterns, {summary['final']}: "
         f"{100 * summary['fraction_indexed']:.1f} % indexed, mean {summary['score']} "
         f"{summary['mean_score']}, {summary['patterns_per_second']:.1f} patterns/s ({method})"
+    )
+    typer.echo(f"Outputs written to {out.resolve()}")
+
+
+@app.command("predict")
+def predict(
+    checkpoint: Path = typer.Argument(..., help="orientation checkpoint (.safetensors)"),
+    patterns: Path = typer.Argument(..., help="pattern map any kikuchipy.load reads"),
+    out: Path = typer.Option(..., "--out", help="output folder"),
+    segmentation: Path | None = typer.Option(
+        None, "--segmentation", help="segmentation checkpoint whose classes to use"
+    ),
+    pc: tuple[float, float, float] | None = typer.Option(
+        None, "--pc", help="projection centre PCx PCy PCz, Bruker convention (default: file's)"
+    ),
+    sample_tilt: float | None = typer.Option(
+        None, "--sample-tilt", help="sample tilt in degrees (default: file's)"
+    ),
+    max_uncertainty: float | None = typer.Option(
+        None, "--max-uncertainty", help="predicted error (deg) above which: not indexed"
+    ),
+    batch_size: int = typer.Option(512, "--batch-size", min=1, help="patterns per batch"),
+    device: str = typer.Option("cpu", "--device", help="torch device: cpu, cuda, cuda:1, ..."),
+) -> None:
+    """Predict orientations, classes and uncertainties of a map with a trained model.
+
+    Writes neural.h5 (orix map), neural_ipf.png, neural_uncertainty.png,
+    neural_classes.png and summary.json to --out; warns when the map's projection centre
+    or dose is outside the range the model was trained on.
+    """
+    # lazy: see the module docstring
+    import warnings
+
+    from synthebsd.workflows import predict_map
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the summary's warnings are printed below
+            summary = predict_map(
+                checkpoint,
+                patterns,
+                out,
+                segmentation=segmentation,
+                pc_bruker=pc,
+                sample_tilt_deg=sample_tilt,
+                max_uncertainty_deg=max_uncertainty,
+                batch_size=batch_size,
+                device=device,
+            )
+    except (FileNotFoundError, ValueError) as e:  # CheckpointError etc. are ValueErrors
+        typer.echo(f"error: {' '.join(str(e).split()) or type(e).__name__}", err=True)
+        raise typer.Exit(2) from e
+    for message in summary["warnings"]:
+        typer.echo(f"warning: {message}", err=True)
+    typer.echo(
+        f"{summary['n_patterns']} patterns: {100 * summary['fraction_indexed']:.1f} % indexed "
+        f"(predicted error <= {summary['max_uncertainty_deg']:g} deg), "
+        f"{summary['patterns_per_second']:.0f} patterns/s"
     )
     typer.echo(f"Outputs written to {out.resolve()}")
 

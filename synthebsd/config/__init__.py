@@ -3,8 +3,8 @@
 A configuration is plain data: it can be written to and read from YAML, and every field
 is range-checked so that a bad value fails early with a :class:`ConfigError` naming the
 field. One module per stage: the scene (microstructure generator and its presets), the
-patterns (detector, master patterns, beam, camera, damage, mixing), the indexing, and
-the study that strings them together.
+patterns (detector, master patterns, beam, camera, damage, mixing), the indexing,
+the study that strings them together, and the neural models and their training.
 """
 
 from synthebsd.config._base import ConfigError
@@ -16,6 +16,13 @@ from synthebsd.config._datasets import (
     load_dataset_config,
 )
 from synthebsd.config._indexing import IndexingConfig
+from synthebsd.config._models import (
+    OrientationNetConfig,
+    PatternNormConfig,
+    SegmentationNetConfig,
+    TrainConfig,
+    load_train_config,
+)
 from synthebsd.config._patterns import (
     BeamConfig,
     CameraConfig,
@@ -61,17 +68,22 @@ __all__ = [
     "MasterPatternConfig",
     "MicrostructureConfig",
     "MixingConfig",
+    "OrientationNetConfig",
     "PatternConfig",
+    "PatternNormConfig",
     "PoreConfig",
     "SceneRunConfig",
     "SceneSource",
+    "SegmentationNetConfig",
     "SequenceConfig",
     "StudyConfig",
     "SurfaceLayerConfig",
     "TextureConfig",
+    "TrainConfig",
     "list_presets",
     "load_config",
     "load_dataset_config",
     "load_microstructure_config",
     "load_scene_run",
+    "load_train_config",
 ]

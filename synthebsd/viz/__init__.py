@@ -1,4 +1,5 @@
-"""Every figure of synthebsd: IPF, region, error, score and dose maps, patterns, panels.
+"""Every figure of synthebsd: IPF, region, error, score and dose maps, patterns, panels,
+and the neural models' learning curves, uncertainty maps and calibration.
 
 The only subpackage that imports matplotlib. Figures are
 :class:`matplotlib.figure.Figure` objects rendered by the Agg canvas (no pyplot), so
@@ -20,6 +21,12 @@ from synthebsd.viz._maps import (
     plot_score_map,
     region_colormap,
 )
+from synthebsd.viz._models import (
+    plot_calibration,
+    plot_class_map,
+    plot_learning_curves,
+    plot_uncertainty_map,
+)
 from synthebsd.viz._patterns import plot_master_pattern, plot_pattern_grid
 from synthebsd.viz._scene import plot_scene_panel
 
@@ -28,17 +35,21 @@ __all__ = [
     "grain_boundary_segments",
     "ipf_rgb",
     "new_figure",
+    "plot_calibration",
+    "plot_class_map",
     "plot_dose_map",
     "plot_error_histogram",
     "plot_error_map",
     "plot_ipf_key",
     "plot_ipf_map",
+    "plot_learning_curves",
     "plot_master_pattern",
     "plot_method_comparison",
     "plot_pattern_grid",
     "plot_region_map",
     "plot_score_map",
     "plot_scene_panel",
+    "plot_uncertainty_map",
     "region_colormap",
     "save_figure",
 ]

@@ -6,12 +6,14 @@
 - :func:`write_pattern_gallery`: one orientation under dose and damage (``synthebsd gallery``);
 - :func:`generate_dataset`, :func:`verify_dataset`, :func:`export_dataset_scene`: training
   data stores (``synthebsd generate``, ``verify``, ``export``).
+- :func:`predict_map`: a trained neural checkpoint on measured maps (``synthebsd predict``).
 """
 
 from synthebsd.workflows._export import export_dataset_scene
 from synthebsd.workflows._gallery import write_pattern_gallery
 from synthebsd.workflows._generate import generate_dataset
 from synthebsd.workflows._index_map import detector_for_signal, index_map, map_geometry
+from synthebsd.workflows._predict import predict_map
 from synthebsd.workflows._scene import write_microstructure
 from synthebsd.workflows._study import format_summary, run_study
 from synthebsd.workflows._verify import verify_dataset
@@ -23,6 +25,7 @@ __all__ = [
     "generate_dataset",
     "index_map",
     "map_geometry",
+    "predict_map",
     "run_study",
     "verify_dataset",
     "write_microstructure",

@@ -1,0 +1,167 @@
+"""Neural-model speed on the CPU: inference and training patterns/s, against a plain CNN.
+
+    python benchmarks/models.py [--threads 2] [--batch 1024] [--repeats 3]
+
+For each registered orientation model and for a plain 4-layer CNN (3 × 3 convolutions of
+32-256 channels, each followed by 2 × 2 max pooling, two dense layers, a quaternion out;
+the baseline of /work/shared/notes/ebsd-stack-facts.md, ~260 train / ~460 infer
+patterns/s there), all in this run on the same patterns (60 × 60 Poisson counts; speed
+does not depend on their content):
+
+- inference: the deployed path of :func:`synthebsd.models.predict_orientations` (batch
+  norm folded into the convolutions, channels-last), batches of ``--batch``;
+- training: forward, loss (the symmetry-aware disorientation and the class and
+  uncertainty heads for ours, 1 − |⟨q, q̂⟩| for the baseline), backward and an AdamW
+  step, batches of 64.
+
+Prints the median of ``--repeats`` interleaved runs and the ratio to the baseline of the
+same run;
+the goal is ≥ 3,000 patterns/s inference on 2 cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import numpy as np
+import torch
+from torch import nn
+
+from synthebsd.config import TrainConfig
+from synthebsd.models import (
+    create_model,
+    fuse_batch_norm,
+    list_models,
+    orientation_losses,
+    predict_tensors,
+    symmetry_table,
+)
+
+GOAL_INFER = 3000.0
+
+
+class PlainCNN(nn.Module):
+    """4 × (3 × 3 conv + ReLU + 2 × 2 max pool), dense 256, quaternion (the baseline)."""
+
+    def __init__(self):
+        super().__init__()
+        layers, c = [], 1
+        for out in (32, 64, 128, 256):
+            layers += [nn.Conv2d(c, out, 3, padding=1), nn.ReLU(inplace=True), nn.MaxPool2d(2)]
+            c = out
+        self.net = nn.Sequential(
+            *layers, nn.Flatten(), nn.Linear(256 * 3 * 3, 256), nn.ReLU(), nn.Linear(256, 4)
+        )
+
+    def forward(self, x):
+        q = self.net((x - x.mean()) / (x.std() + 1e-6))
+        return q / q.norm(dim=1, keepdim=True)
+
+
+def _interleaved(fns: dict[str, tuple], repeats: int) -> dict[str, float]:
+    """Median rate of each ``name: (fn, n_items)``, runs interleaved round-robin.
+
+    On a machine shared with other jobs the load changes from second to second; running
+    every candidate once per round puts all of them under the same conditions, so the
+    ratios hold even when the absolute numbers do not.
+    """
+    for fn, _ in fns.values():
+        fn()  # warm-up (allocator, oneDNN primitives)
+    rates: dict[str, list[float]] = {k: [] for k in fns}
+    for _ in range(repeats):
+        for name, (fn, n) in fns.items():
+            t = time.perf_counter()
+            fn()
+            rates[name].append(n / (time.perf_counter() - t))
+    return {k: statistics.median(v) for k, v in rates.items()}
+
+
+def _batch(n: int, rng: np.random.Generator) -> dict[str, torch.Tensor]:
+    q = rng.normal(size=(n, 4))
+    return {
+        "pattern": torch.from_numpy(rng.poisson(800, (n, 1, 60, 60)).astype(np.float32)),
+        "quaternion": torch.from_numpy(
+            (q / np.linalg.norm(q, axis=1, keepdims=True)).astype(np.float32)
+        ),
+        "phase_id": torch.from_numpy(rng.integers(-1, 2, n)),
+        "region": torch.from_numpy(rng.integers(0, 4, n)),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--batch", type=int, default=1024, help="inference batch")
+    parser.add_argument("--train-batch", type=int, default=64)
+    parser.add_argument("--train-steps", type=int, default=10, help="steps per timed run")
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    rng = np.random.default_rng(0)
+    infer_x = _batch(args.batch, rng)["pattern"]
+    train_b = _batch(args.train_batch, rng)
+    ops = torch.as_tensor(symmetry_table({0: "Li", 1: "Cu"}), dtype=torch.float32)
+    n_train = args.train_batch * args.train_steps
+
+    def train_run(model, loss_fn):
+        opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
+        model.train()
+
+        def run():
+            for _ in range(args.train_steps):
+                loss = loss_fn(model)
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+
+        return run, n_train
+
+    def no_grad(fn):
+        def run():
+            with torch.no_grad():
+                fn()
+
+        return run
+
+    base = PlainCNN()
+    base_eval = PlainCNN().eval()
+    base_eval.load_state_dict(base.state_dict())
+    infer = {"plain 4-layer CNN": (no_grad(lambda: base_eval(infer_x)), args.batch)}
+    train = {
+        "plain 4-layer CNN": train_run(
+            base,
+            lambda m: (1 - (m(train_b["pattern"]) * train_b["quaternion"]).sum(1).abs()).mean(),
+        )
+    }
+    weights = {"plain 4-layer CNN": sum(p.numel() for p in base.parameters())}
+    config = TrainConfig()
+    for name in list_models("orientation_*"):
+        model = create_model(name)
+        deployed = fuse_batch_norm(model).to(memory_format=torch.channels_last)
+        infer[name] = (lambda m=deployed: predict_tensors(m, infer_x, args.batch), args.batch)
+        train[name] = train_run(model, lambda m: orientation_losses(m, train_b, ops, config)[0])
+        weights[name] = sum(p.numel() for p in model.parameters())
+    infer_rate = _interleaved(infer, args.repeats)
+    train_rate = _interleaved(train, args.repeats)
+    b_inf, b_tr = infer_rate["plain 4-layer CNN"], train_rate["plain 4-layer CNN"]
+    print(f"torch {torch.__version__}, {args.threads} threads, 60 x 60 patterns, "
+          f"median of {args.repeats} interleaved runs")  # fmt: skip
+    print(
+        f"{'model':24s} {'weights':>9s} {'infer/s':>9s} {'x base':>7s} {'train/s':>9s} {'x base':>7s}"
+    )
+    for name in infer:
+        inf, tr = infer_rate[name], train_rate[name]
+        flag = (
+            ""
+            if name.startswith("plain") or inf >= GOAL_INFER
+            else f"  (goal {GOAL_INFER:.0f}/s missed)"
+        )
+        print(f"{name:24s} {weights[name]:9,d} {inf:9.0f} {inf / b_inf:7.2f} "
+              f"{tr:9.0f} {tr / b_tr:7.2f}{flag}")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

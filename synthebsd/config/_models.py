@@ -1,0 +1,167 @@
+"""Configuration of the neural models and their training (:mod:`synthebsd.models`).
+
+Network settings live in :class:`OrientationNetConfig` and :class:`SegmentationNetConfig`
+(the registry, :func:`synthebsd.models.create_model`, fills them from a model name and
+keyword overrides); :class:`TrainConfig` holds everything the training loop needs besides
+the data. Units are in the field names (``_deg``, ``_px``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from synthebsd.config._base import StrictModel, read_yaml_mapping, validated
+
+__all__ = [
+    "OrientationNetConfig",
+    "PatternNormConfig",
+    "SegmentationNetConfig",
+    "TrainConfig",
+    "load_train_config",
+]
+
+
+class PatternNormConfig(StrictModel):
+    """How a network normalises raw detector counts (inside the network, on its device).
+
+    Each pattern is divided by a Gaussian-blurred copy of itself (σ =
+    ``background_sigma_px``; a dynamic background correction that removes the smooth
+    backscatter background and the dose), then standardised to zero mean and unit
+    variance. ``background_sigma_px = 0`` skips the division (standardisation only).
+    """
+
+    background_sigma_px: float = Field(
+        6.0, ge=0.0, le=100.0, description="σ of the dynamic background in detector pixels"
+    )
+    epsilon: float = Field(1e-3, gt=0.0, description="added to counts before the division")
+
+
+class OrientationNetConfig(StrictModel):
+    """A CNN that maps one pattern to an orientation, a region class and an uncertainty.
+
+    A patch layer (``stem_patch_px`` × ``stem_patch_px`` pixels → ``channels[0]``, stride
+    = patch size), then stages of 3 × 3 convolutions, each after the first halving the
+    image, flattened
+    (the band positions matter, so no global pooling) into an embedding from which three
+    heads predict a rotation (``rotation_representation``: 6-D Gram–Schmidt, Zhou et al.
+    CVPR 2019, or a 10-D symmetric matrix whose smallest eigenvector is the quaternion,
+    Peretroukhin et al. RSS 2020, both through ``roma``), region-class logits and the
+    expected error in degrees.
+    """
+
+    input_shape_px: tuple[int, int] = Field((60, 60), description="pattern (rows, cols)")
+    stem_patch_px: int = Field(4, ge=1, le=8, description="patch size of the first layer")
+    channels: tuple[int, ...] = Field((32, 64, 128), description="channels per stage")
+    blocks_per_stage: int = Field(2, ge=1, le=8, description="convolutions per stage")
+    embedding_dim: int = Field(256, ge=8, le=4096)
+    rotation_representation: Literal["gram_schmidt6", "symmatrix10"] = "gram_schmidt6"
+    n_classes: int = Field(4, ge=2, le=8, description="region classes (Region codes)")
+    norm: Literal["batch", "none"] = "batch"
+    normalisation: PatternNormConfig = PatternNormConfig()
+    min_uncertainty_deg: float = Field(0.01, gt=0.0, description="floor of the error head")
+
+    @field_validator("input_shape_px")
+    @classmethod
+    def _shape(cls, v: tuple[int, int]) -> tuple[int, int]:
+        if min(v) < 16 or max(v) > 1024:
+            raise ValueError(f"pattern shape must be 16-1024 px per side, got {v}")
+        return v
+
+    @field_validator("channels")
+    @classmethod
+    def _channels(cls, v: tuple[int, ...]) -> tuple[int, ...]:
+        if not 1 <= len(v) <= 6 or min(v) < 1:
+            raise ValueError(f"channels needs 1-6 positive stage widths, got {v}")
+        return v
+
+
+class SegmentationNetConfig(StrictModel):
+    """Labels every map point from the whole pattern map, with spatial context.
+
+    A small CNN embeds each pattern (``embedding_dim`` channels); pattern statistics
+    (brightness relative to the map's median, band contrast after the background
+    correction) are appended, and a U-Net over the map (``unet_channels`` per level,
+    ``len(unet_channels) - 1`` down-samplings) predicts the class of each point: the
+    :class:`~synthebsd.conventions.Region` codes, plus a grain-boundary class (code 4)
+    with ``grain_boundary``.
+    """
+
+    input_shape_px: tuple[int, int] = Field((60, 60), description="pattern (rows, cols)")
+    encoder_channels: tuple[int, ...] = Field((8, 16, 32), description="per-pattern CNN")
+    embedding_dim: int = Field(16, ge=1, le=512)
+    unet_channels: tuple[int, ...] = Field((32, 64, 128), description="channels per level")
+    grain_boundary: bool = False
+    normalisation: PatternNormConfig = PatternNormConfig()
+
+    @property
+    def n_classes(self) -> int:
+        return 5 if self.grain_boundary else 4
+
+    @field_validator("encoder_channels", "unet_channels")
+    @classmethod
+    def _channels(cls, v: tuple[int, ...]) -> tuple[int, ...]:
+        if not 1 <= len(v) <= 5 or min(v) < 1:
+            raise ValueError(f"needs 1-5 positive widths, got {v}")
+        return v
+
+
+class TrainConfig(StrictModel):
+    """How to train a registered model on items of the dataset contract.
+
+    Steps count optimiser updates; one step sees ``batch_size`` patterns (orientation
+    models) or scenes (segmentation models) per process. AdamW with a linear warm-up and
+    a cosine decay to ``final_lr_fraction`` of the peak.
+    """
+
+    model: str = Field("orientation_cnn_small", description="registered model name")
+    model_kwargs: dict[str, Any] = Field(default_factory=dict, description="config overrides")
+    seed: int = Field(0, ge=0)
+    steps: int = Field(2000, ge=1)
+    batch_size: int = Field(64, ge=1)
+    learning_rate: float = Field(2e-3, gt=0.0, le=1.0)
+    weight_decay: float = Field(1e-4, ge=0.0, le=1.0)
+    warmup_steps: int = Field(100, ge=0)
+    final_lr_fraction: float = Field(0.02, ge=0.0, le=1.0)
+    grad_clip_norm: float | None = Field(5.0, gt=0.0)
+    orientation_weight: float = Field(1.0, ge=0.0, description="per radian of disorientation")
+    phase_weight: float = Field(0.2, ge=0.0, description="region-class cross-entropy")
+    uncertainty_weight: float = Field(0.05, ge=0.0, description="error-head NLL")
+    uncertainty_floor_deg: float = Field(
+        0.05, gt=0.0, description="smallest error the uncertainty head is asked to predict"
+    )
+    non_indexable_error_deg: float = Field(
+        90.0, gt=0.0, le=180.0, description="target error of points without an orientation"
+    )
+    max_uncertainty_deg: float = Field(
+        5.0, gt=0.0, description="predicted error above which a point is not indexed"
+    )
+    friedel: bool = Field(
+        True, description="patterns are centrosymmetric: use the Laue group's rotations"
+    )
+    checkpoint_every_steps: int = Field(200, ge=1)
+    log_every_steps: int = Field(20, ge=1)
+    validate_every_steps: int | None = Field(None, ge=1, description="None: at the end only")
+    num_workers: int = Field(0, ge=0, le=64, description="DataLoader worker processes")
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    num_threads: int | None = Field(None, ge=1, description="CPU threads; None: torch's")
+
+    @model_validator(mode="after")
+    def _warmup(self) -> TrainConfig:
+        if self.warmup_steps >= self.steps and self.steps > 1:
+            raise ValueError(f"warmup_steps ({self.warmup_steps}) must be < steps ({self.steps})")
+        return self
+
+
+def load_train_config(path: str | Path) -> TrainConfig:
+    """Read and validate a YAML training configuration.
+
+    Raises
+    ------
+    ConfigError
+        If the file is missing, not YAML, or a value is invalid; the message names the
+        file and the field.
+    """
+    return validated(TrainConfig, read_yaml_mapping(path), f"training config {path}")

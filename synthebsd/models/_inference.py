@@ -1,0 +1,239 @@
+"""Inference: patterns (kikuchipy signal or array) → orix crystal maps, batched, any device.
+
+Orientation checkpoints give each point an orientation, a region class and a predicted
+error; a point is indexed (phase id ≥ 0) when its class is a crystalline layer of the
+checkpoint's phase list and its predicted error is at most the threshold
+(``max_uncertainty_deg``, the checkpoint's unless given). Segmentation checkpoints give
+each point a class. Every tensor stays on the device the patterns are sent to; only the
+final arrays come back to the host.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+from orix.crystal_map import CrystalMap, PhaseList
+from orix.quaternion import Rotation
+
+from synthebsd.conventions import PHASE_IDS, Region
+from synthebsd.models._checkpoint import Checkpoint
+from synthebsd.models._networks import fuse_batch_norm
+from synthebsd.models._tasks import estimate_dose_counts
+from synthebsd.phases import get_phase
+
+if TYPE_CHECKING:
+    from torch import nn
+
+__all__ = [
+    "class_phase_ids",
+    "map_dose_counts",
+    "predict_orientations",
+    "predict_regions",
+    "predict_tensors",
+]
+
+
+def _flat_source(patterns: Any) -> tuple[Any, tuple[int, ...], tuple[int, int]]:
+    """(indexable (n, rows, cols) source, navigation shape, pattern shape)."""
+    if hasattr(patterns, "axes_manager"):  # a kikuchipy EBSD or LazyEBSD signal
+        nav = tuple(int(n) for n in patterns.axes_manager.navigation_shape[::-1])
+        sig = tuple(int(n) for n in patterns.axes_manager.signal_shape[::-1])
+        data = patterns.data
+    else:
+        data = patterns
+        if data.ndim < 2:
+            raise ValueError(f"Patterns need at least 2 dimensions, got shape {data.shape}")
+        nav, sig = tuple(data.shape[:-2]), tuple(data.shape[-2:])
+    return data.reshape(-1, *sig), nav, sig
+
+
+def _batches(source, batch_size: int, device: torch.device):
+    n = source.shape[0]
+    for start in range(0, n, batch_size):
+        chunk = source[start : start + batch_size]
+        if hasattr(chunk, "compute"):  # dask
+            chunk = chunk.compute()
+        chunk = torch.as_tensor(np.asarray(chunk) if not torch.is_tensor(chunk) else chunk)
+        if not torch.isfinite(chunk.float()).all():
+            raise ValueError(
+                f"Patterns {start}-{start + len(chunk) - 1} contain NaN or infinities"
+            )
+        yield chunk.to(device, torch.float32, non_blocking=True)
+
+
+@torch.no_grad()
+def predict_tensors(
+    model: nn.Module, patterns: torch.Tensor, batch_size: int = 512
+) -> dict[str, torch.Tensor]:
+    """Run an orientation model over (n, rows, cols) patterns in batches, on their device.
+
+    Returns
+    -------
+    outputs
+        ``quaternion`` (n, 4), ``class_probability`` (n, classes), ``uncertainty_deg``
+        (n,), all on ``patterns.device``.
+    """
+    model.eval()
+    parts: dict[str, list[torch.Tensor]] = {
+        "quaternion": [],
+        "class_probability": [],
+        "uncertainty_deg": [],
+    }
+    for start in range(0, patterns.shape[0], batch_size):
+        out = model(patterns[start : start + batch_size])
+        parts["quaternion"].append(out["quaternion"])
+        parts["class_probability"].append(out["class_logits"].softmax(dim=1))
+        parts["uncertainty_deg"].append(out["uncertainty_deg"])
+    return {k: torch.cat(v) for k, v in parts.items()}
+
+
+def class_phase_ids(phase_names: dict[int, str]) -> np.ndarray:
+    """Phase id given to each region class: metal, collector and electrolyte when the
+    checkpoint has those phase ids (:data:`~synthebsd.conventions.PHASE_IDS`), else −1."""
+    out = np.full(len(Region), -1)
+    for region, layer in (
+        (Region.METAL, "metal"),
+        (Region.COLLECTOR, "collector"),
+        (Region.ELECTROLYTE, "electrolyte"),
+    ):
+        if PHASE_IDS[layer] in phase_names:
+            out[region] = PHASE_IDS[layer]
+    return out
+
+
+def _geometry(like: CrystalMap | None, nav: tuple[int, ...]) -> dict:
+    n = int(np.prod(nav)) if nav else 1
+    if like is None:
+        like = CrystalMap.empty(shape=nav if len(nav) in (1, 2) else (n,))
+        like.scan_unit = "px"
+    if like.size != n:
+        raise ValueError(f"The map geometry has {like.size} points but there are {n} patterns")
+    return {"x": like.x, "y": like.y, "scan_unit": like.scan_unit}
+
+
+def predict_orientations(
+    checkpoint: Checkpoint,
+    patterns: Any,
+    like: CrystalMap | None = None,
+    batch_size: int = 512,
+    device: str | torch.device = "cpu",
+    max_uncertainty_deg: float | None = None,
+    regions: np.ndarray | None = None,
+) -> CrystalMap:
+    """Orientation map of patterns with an orientation checkpoint.
+
+    Parameters
+    ----------
+    checkpoint
+        From :func:`~synthebsd.models.load_checkpoint` (task ``"orientation"``).
+    patterns
+        Raw counts: a kikuchipy ``EBSD``/``LazyEBSD`` signal or an array (..., rows, cols)
+        (NumPy, dask or torch), rows × cols the checkpoint's detector shape.
+    like
+        Map whose grid (x, y, step, unit) the result takes; default: the patterns'
+        navigation shape with unit steps (``scan_unit`` "px").
+    batch_size
+        Patterns per forward pass.
+    device
+        torch device to run on (the model is moved there).
+    max_uncertainty_deg
+        Predicted error above which a point is not indexed; default the checkpoint's.
+    regions
+        Class codes of the points (e.g. from :func:`predict_regions`) to use instead of
+        the orientation model's own; a grain-boundary point (code 4) keeps the model's.
+
+    Returns
+    -------
+    xmap
+        orix ``CrystalMap`` with rotations (passive, sample → crystal), phase ids (−1:
+        not indexed), the checkpoint's phases, and properties ``uncertainty_deg``,
+        ``region`` (predicted class code) and ``class_probability``.
+
+    Raises
+    ------
+    IncompatibleInputError
+        If the patterns' shape is not the checkpoint's.
+    ValueError
+        If the checkpoint is not an orientation model, or patterns contain NaN.
+    """
+    if checkpoint.task != "orientation":
+        raise ValueError(f"Checkpoint {checkpoint.path} is a {checkpoint.task} model")
+    source, nav, sig = _flat_source(patterns)
+    checkpoint.check_patterns(sig)
+    threshold = checkpoint.metadata.get("max_uncertainty_deg", 5.0)
+    threshold = float(threshold if max_uncertainty_deg is None else max_uncertainty_deg)
+    device = torch.device(device)
+    model = fuse_batch_norm(checkpoint.model).to(device, memory_format=torch.channels_last)
+    parts: dict[str, list[np.ndarray]] = {
+        "quaternion": [],
+        "class_probability": [],
+        "uncertainty_deg": [],
+    }
+    for chunk in _batches(source, batch_size, device):
+        for k, v in predict_tensors(model, chunk, batch_size).items():
+            parts[k].append(v.double().cpu().numpy())
+    out = {k: np.concatenate(v) for k, v in parts.items()}
+    classes = out["class_probability"].argmax(axis=1)
+    if regions is not None:
+        regions = np.asarray(regions).ravel()
+        if regions.size != classes.size:
+            raise ValueError(f"{regions.size} region codes for {classes.size} patterns")
+        classes = np.where(regions < len(Region), regions, classes)
+    phase_id = class_phase_ids(checkpoint.phase_names)[classes]
+    phase_id[out["uncertainty_deg"] > threshold] = -1
+    names = checkpoint.phase_names
+    phase_list = PhaseList(phases=[get_phase(names[i]) for i in sorted(names)], ids=sorted(names))
+    return CrystalMap(
+        rotations=Rotation(out["quaternion"]),
+        phase_id=phase_id,
+        phase_list=phase_list,
+        prop={
+            "uncertainty_deg": out["uncertainty_deg"],
+            "region": (classes if regions is None else regions).astype(np.int64),
+            "class_probability": out["class_probability"].max(axis=1),
+        },
+        **_geometry(like, nav),
+    )
+
+
+@torch.no_grad()
+def predict_regions(
+    checkpoint: Checkpoint,
+    patterns: Any,
+    batch_size: int = 512,
+    device: str | torch.device = "cpu",
+) -> np.ndarray:
+    """Class map (rows, cols) of a 2-D pattern map with a segmentation checkpoint.
+
+    Patterns are embedded in batches of ``batch_size``, then the U-Net labels the whole
+    map at once (its statistics are relative to the map). Codes: the
+    :class:`~synthebsd.conventions.Region` codes (and 4, grain boundary, if trained so).
+    """
+    if checkpoint.task != "segmentation":
+        raise ValueError(f"Checkpoint {checkpoint.path} is a {checkpoint.task} model")
+    source, nav, sig = _flat_source(patterns)
+    if len(nav) != 2:
+        raise ValueError(f"Segmentation needs a 2-D map of patterns, got navigation shape {nav}")
+    checkpoint.check_patterns(sig)
+    device = torch.device(device)
+    model = checkpoint.model.to(device).eval()
+    features = torch.cat([model.pattern_features(c) for c in _batches(source, batch_size, device)])
+    logits = model.classify(features.view(1, *nav, -1))
+    return logits.argmax(dim=1)[0].cpu().numpy()
+
+
+def map_dose_counts(patterns: Any, max_patterns: int = 2000) -> float:
+    """Median estimated dose (counts per pixel at the background peak) of a map's patterns.
+
+    Uses up to ``max_patterns`` patterns evenly spread over the map
+    (:func:`~synthebsd.models.estimate_dose_counts`).
+    """
+    source, _, _ = _flat_source(patterns)
+    n = source.shape[0]
+    idx = np.unique(np.linspace(0, n - 1, min(n, max_patterns)).astype(int))
+    chunk = source[idx]
+    if hasattr(chunk, "compute"):
+        chunk = chunk.compute()
+    return float(estimate_dose_counts(torch.as_tensor(np.asarray(chunk))).median())
