@@ -208,6 +208,47 @@ def plot_error_histogram(errors_by_method: dict[str, np.ndarray], path: str | Pa
     return save_figure(fig, path)
 
 
+def plot_error_curves(
+    errors_by_method: dict[str, np.ndarray], path: str | Path, title: str = ""
+) -> Path:
+    """Cumulative fraction of points within each disorientation error, per method.
+
+    Not-indexed points (NaN) count as failures: a curve ends below 1 by their share.
+    The legend (beside the axes) gives the median of the indexed points and the
+    fraction within 2°.
+    """
+    fig = new_figure((10, 4.5))
+    ax = fig.add_axes((0.08, 0.12, 0.5, 0.78))
+    grid = np.logspace(-3, np.log10(62.8), 400)
+    colours = colormap("tab10").colors
+    for i, (name, err) in enumerate(errors_by_method.items()):
+        err = np.asarray(err, dtype=float)
+        if err.size == 0:
+            continue
+        e = np.sort(np.where(np.isnan(err), np.inf, err))
+        frac = np.searchsorted(e, grid, side="right") / err.size
+        ok = e[np.isfinite(e)]
+        median = f"{np.median(ok):.3f}°" if ok.size else "–"
+        ax.plot(
+            grid,
+            frac,
+            lw=1.4,
+            color=colours[i % len(colours)],
+            ls=("-", "--", ":")[(i // len(colours)) % 3],
+            label=f"{name} (median {median}, ≤2°: {np.mean(err <= 2):.1%})",
+        )
+    ax.set_xscale("log")
+    ax.axvline(2, color="k", ls=":", lw=1)
+    ax.set_xlabel("disorientation to truth (°)")
+    ax.set_ylabel("fraction of points within")
+    ax.set_ylim(0, 1.01)
+    ax.grid(True, which="both", alpha=0.3)
+    if title:
+        ax.set_title(title)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False)
+    return save_figure(fig, path)
+
+
 def plot_score_map(xmap: CrystalMap, score: str, path: str | Path, title: str) -> Path:
     """Map of an indexing score property (NCC, Hough ``cm``); black where not indexed."""
     rows, cols = xmap.shape if xmap.ndim == 2 else (1, xmap.size)

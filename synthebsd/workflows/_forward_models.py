@@ -120,7 +120,13 @@ def indexer_model(
     detector = make_detector(config.detector)
     if config.indexing.smooth_master_pattern:
         mps = [
-            smooth_master_pattern(raw[pid], detector, config.patterns.psf_sigma_px) for pid in ids
+            smooth_master_pattern(
+                raw[pid],
+                detector,
+                config.patterns.psf_sigma_px,
+                config.indexing.model_resample_sigma_px,
+            )
+            for pid in ids
         ]
     else:
         mps = [raw[pid] for pid in ids]

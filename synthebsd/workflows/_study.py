@@ -223,6 +223,7 @@ def run_study(
         "indexer": {
             "master_patterns": im.keys,
             "smoothed": config.indexing.smooth_master_pattern,
+            "backend": config.indexing.backend,
             "pc_bruker": np.asarray(im.detector.pc).reshape(3).tolist(),
             "pc_calibration_error": im.pc_error.tolist(),
         },
@@ -244,7 +245,7 @@ def _index(patterns, im: IndexerModel, config: StudyConfig, truth, with_hough: b
             patterns, im.phase_list, im.detector, cfg.min_hough_confidence, truth
         )
     if cfg.dictionary:
-        _stage(f"dictionary indexing, {im.name} model")
+        _stage(f"dictionary indexing ({cfg.backend}), {im.name} model")
         out["dictionary"] = dictionary_index(
             patterns,
             im.master_patterns,
@@ -253,9 +254,10 @@ def _index(patterns, im: IndexerModel, config: StudyConfig, truth, with_hough: b
             cfg.dictionary_resolution_deg,
             cfg.min_dictionary_score,
             truth,
+            **cfg.dictionary_kwargs(),
         )
         if cfg.refine:
-            _stage(f"orientation refinement, {im.name} model")
+            _stage(f"orientation refinement ({cfg.backend}), {im.name} model")
             out["refined"] = refine_orientations(
                 patterns,
                 out["dictionary"].xmap,
@@ -265,6 +267,7 @@ def _index(patterns, im: IndexerModel, config: StudyConfig, truth, with_hough: b
                 cfg.refine_trust_region_deg,
                 cfg.refine_initial_step_deg,
                 cfg.refine_pseudo_symmetry,
+                **cfg.refine_kwargs(),
             )
     return out
 

@@ -1,8 +1,16 @@
-"""Classical indexing: preprocessing, Hough (PyEBSDIndex), dictionary, refinement (kikuchipy).
+"""Classical indexing: preprocessing, Hough (PyEBSDIndex), dictionary indexing, refinement.
 
-Every method takes patterns as a kikuchipy :class:`~kikuchipy.signals.EBSD` signal and
-returns an :class:`IndexingResult` holding an orix :class:`~orix.crystal_map.CrystalMap`
-(not-indexed points: phase id −1). Projection centres are in the Bruker convention.
+Every method takes patterns as a kikuchipy :class:`~kikuchipy.signals.EBSD` signal, in
+memory or lazy (``LazyEBSD``, read block by block of the navigation axis within a memory
+budget), and returns an :class:`IndexingResult` holding an orix
+:class:`~orix.crystal_map.CrystalMap` (not-indexed points: phase id −1; phase ids 0..n−1
+in the order of the phases given). Projection centres are in the Bruker convention.
+
+Dictionary indexing and refinement have two backends: ``"torch"`` (default; the torch
+renderer, any device: a binned, optionally PCA-compressed coarse match re-scored by
+exact NCC, and batched Levenberg–Marquardt from a coarse to the full model, with Σ3
+starts and optional PC refinement) and ``"kikuchipy"`` (the reference). Both score by
+kikuchipy's NCC, so thresholds carry over.
 """
 
 from synthebsd.analyze.indexing._dictionary import dictionary_index

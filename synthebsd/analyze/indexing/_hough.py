@@ -1,4 +1,4 @@
-"""Hough/Radon indexing with PyEBSDIndex, through kikuchipy's ``EBSD.hough_indexing``."""
+"""Hough/Radon indexing with PyEBSDIndex, block by block, phase ids renumbered."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from orix.crystal_map import CrystalMap, PhaseList
 
+from synthebsd.analyze.indexing._blocks import check_detector, iter_blocks, navigation_size
 from synthebsd.analyze.indexing._result import IndexingResult, as_map
 
 if TYPE_CHECKING:
@@ -31,13 +32,19 @@ def hough_index(
     detector: EBSDDetector,
     min_confidence: float = 0.3,
     like: CrystalMap | None = None,
+    block_size: int = 4096,
 ) -> IndexingResult:
-    """Hough/Radon indexing with PyEBSDIndex through kikuchipy.
+    """Hough/Radon indexing with PyEBSDIndex (its indexer from kikuchipy's detector).
+
+    Patterns are read in blocks of the navigation axis (a lazy signal is never loaded
+    whole; kikuchipy's own ``hough_indexing`` needs PyOpenCL for lazy signals) and
+    passed to ``EBSDIndexer.index_pats``. Phase ids of the result are 0..n−1 in the
+    order of ``phase_list``, whatever its ids, as in :func:`dictionary_index`.
 
     Parameters
     ----------
     patterns
-        Preprocessed patterns with a 1-D navigation (see :func:`preprocess_patterns`).
+        Preprocessed patterns (see :func:`preprocess_patterns`), in memory or lazy.
     phase_list
         Candidate phases; plane families come from :data:`HOUGH_REFLECTORS` where known.
     detector
@@ -46,6 +53,8 @@ def hough_index(
         PyEBSDIndex confidence metric (``cm``, 0-1) below which a point is not indexed.
     like
         Map whose geometry (x, y, step) the result copies.
+    block_size
+        Patterns per block read.
 
     Returns
     -------
@@ -53,13 +62,26 @@ def hough_index(
         Map with properties ``fit`` (mean angular deviation, degrees), ``cm``, ``pq``
         (pattern quality) and ``nmatch``.
     """
-    reflectors = [HOUGH_REFLECTORS.get(p.space_group.number) for _, p in phase_list]
-    indexer = detector.get_indexer(phase_list, reflectors=reflectors)
+    check_detector(patterns, detector)
+    phases = [p.deepcopy() for pid, p in phase_list if pid >= 0]
+    ordered = PhaseList(phases=phases, ids=list(range(len(phases))))
+    reflectors = [HOUGH_REFLECTORS.get(p.space_group.number) for p in phases]
+    indexer = detector.get_indexer(ordered, reflectors=reflectors)
+    n = navigation_size(patterns)
+    rotations = np.tile([1.0, 0.0, 0.0, 0.0], (n, 1))
+    phase_id = np.full(n, -1, dtype=np.int64)
+    prop = {k: np.zeros(n, dtype=np.float32) for k in ("fit", "cm", "pq")}
+    prop["nmatch"] = np.zeros(n, dtype=np.int64)
     t0 = time.perf_counter()
-    xmap = patterns.hough_indexing(phase_list=phase_list, indexer=indexer, verbose=0)
+    for start, stop, data in iter_blocks(patterns, block_size):
+        index_data = indexer.index_pats(patsin=data, verbose=0)[0]
+        best = index_data[-1]  # the best solution over all phases (kikuchipy's choice)
+        phase_id[start:stop] = best["phase"]
+        ok = best["phase"] >= 0
+        rotations[start:stop][ok] = best["quat"][ok]
+        for key in prop:
+            prop[key][start:stop] = best[key]
     seconds = time.perf_counter() - t0
-    prop = {k: np.asarray(v) for k, v in xmap.prop.items()}
-    phase_id = np.asarray(xmap.phase_id).copy()
     phase_id[prop["cm"] < min_confidence] = -1
-    out = as_map(xmap.rotations.data, phase_id, phase_list, prop, like)
-    return IndexingResult(out, seconds, patterns.axes_manager.navigation_size)
+    out = as_map(rotations, phase_id, ordered, prop, like)
+    return IndexingResult(out, seconds, n)

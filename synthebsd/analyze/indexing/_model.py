@@ -15,7 +15,10 @@ __all__ = ["smooth_master_pattern"]
 
 
 def smooth_master_pattern(
-    master_pattern: EBSDMasterPattern, detector: EBSDDetector, psf_sigma_px: float = 0.5
+    master_pattern: EBSDMasterPattern,
+    detector: EBSDDetector,
+    psf_sigma_px: float = 0.5,
+    resample_sigma_px: float | None = None,
 ) -> EBSDMasterPattern:
     """Smooth a master pattern to about the angular resolution of the detector.
 
@@ -41,6 +44,13 @@ def smooth_master_pattern(
         Detector whose pixel size sets the blur (Bruker projection centre).
     psf_sigma_px
         Point-spread σ in detector pixels.
+    resample_sigma_px
+        If given, keep every f-th Lambert pixel of the smoothed pattern, f the largest
+        divisor of n − 1 (n pixels per side) for which the blur still spans at least
+        this many of the new pixels (no aliasing: the blur comes first). A smoothed
+        model needs no more pixels, and reading a smaller image is faster (it stays in
+        the CPU cache): dynamical Li at half size 1000 and 3 px keeps 1 pixel in 4.
+        None keeps the grid.
 
     Returns
     -------
@@ -56,6 +66,14 @@ def smooth_master_pattern(
     lambert_px_rad = np.sqrt(2 * np.pi) / data.shape[-1]
     sigma = np.sqrt(1 / 12 + psf_sigma_px**2) * detector_px_rad / lambert_px_rad
     blurred = np.stack([gaussian_filter(h, sigma, mode="reflect") for h in data])
+    if resample_sigma_px is not None:
+        n = data.shape[-1]
+        f = max(
+            (f for f in range(1, n) if (n - 1) % f == 0 and sigma / f >= resample_sigma_px),
+            default=1,
+        )
+        # Pixel i·f of the old grid and pixel i of the new one are the same direction.
+        blurred = np.ascontiguousarray(blurred[..., ::f, ::f])
     out = EBSDMasterPattern(
         blurred, projection="lambert", hemisphere="both", phase=master_pattern.phase.deepcopy()
     )

@@ -6,11 +6,15 @@ Bunge, sample → crystal).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 from orix.crystal_map import CrystalMap, PhaseList
 from orix.quaternion import Rotation
+
+if TYPE_CHECKING:
+    from kikuchipy.detectors import EBSDDetector
 
 __all__ = ["IndexingResult", "as_map", "crystalline_phases"]
 
@@ -27,11 +31,22 @@ class IndexingResult:
         Wall time in s of the indexing step (dictionary generation included).
     n_patterns
         Number of patterns indexed.
+    candidates
+        Dictionary indexing: per phase id of ``xmap``, the ``top_k`` best orientations
+        (orix ``Rotation`` of shape (n, top_k)) and their NCC (n, top_k), best first.
+    detector
+        Refinement with projection centres: the detector with the refined PC (one, or
+        one per point of ``xmap`` in its flat order), Bruker convention.
+    timings
+        Seconds per stage (e.g. ``build_s``, ``match_s``, ``total_s``).
     """
 
     xmap: CrystalMap
     seconds: float
     n_patterns: int
+    candidates: dict[int, tuple[Rotation, np.ndarray]] | None = None
+    detector: EBSDDetector | None = None
+    timings: dict[str, float] = field(default_factory=dict)
 
     @property
     def patterns_per_second(self) -> float:

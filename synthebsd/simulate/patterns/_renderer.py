@@ -50,6 +50,7 @@ import numpy as np
 
 from synthebsd.simulate.masterpatterns import lambert_hemispheres, square_lambert_xy
 from synthebsd.simulate.patterns._detector import detector_direction_cosines, gaussian_psf_kernel
+from synthebsd.simulate.patterns._jacobian import ProjectionJacobian
 
 if TYPE_CHECKING:
     import torch
@@ -98,7 +99,7 @@ def _torch_threads(n: int | None) -> Iterator[None]:
         torch.set_num_threads(before)
 
 
-class KikuchiRenderer:
+class KikuchiRenderer(ProjectionJacobian):
     """Renders master-pattern intensities for batches of orientations with torch.
 
     Parameters
@@ -124,7 +125,9 @@ class KikuchiRenderer:
     Notes
     -----
     Orientations are orix rotations (passive, Bunge, sample → crystal) in the EDAX TSL
-    sample frame that kikuchipy uses.
+    sample frame that kikuchipy uses. :meth:`project_jacobian` (from
+    :class:`~synthebsd.simulate.patterns._jacobian.ProjectionJacobian`) adds patterns with
+    their derivatives in orientation and projection centre, for refinement.
     """
 
     def __init__(
