@@ -7,6 +7,7 @@ importing synthebsd never changes a user's matplotlib backend; files are written
 atomically.
 """
 
+from synthebsd.viz._evaluation import plot_evaluation
 from synthebsd.viz._figure import colormap, new_figure, save_figure
 from synthebsd.viz._maps import (
     grain_boundary_segments,
@@ -42,6 +43,7 @@ __all__ = [
     "plot_error_curves",
     "plot_error_histogram",
     "plot_error_map",
+    "plot_evaluation",
     "plot_ipf_key",
     "plot_ipf_map",
     "plot_learning_curves",

@@ -7,8 +7,12 @@
 - :func:`generate_dataset`, :func:`verify_dataset`, :func:`export_dataset_scene`: training
   data stores (``synthebsd generate``, ``verify``, ``export``).
 - :func:`predict_map`: a trained neural checkpoint on measured maps (``synthebsd predict``).
+- :func:`evaluate_checkpoint`: a checkpoint on held-out scenes beside the classical methods
+  (``synthebsd evaluate``).
+- :func:`train_run`: a neural model trained on streamed or stored data (``synthebsd train``).
 """
 
+from synthebsd.workflows._evaluate import evaluate_checkpoint, format_evaluation
 from synthebsd.workflows._export import export_dataset_scene
 from synthebsd.workflows._gallery import write_pattern_gallery
 from synthebsd.workflows._generate import generate_dataset
@@ -16,10 +20,13 @@ from synthebsd.workflows._index_map import detector_for_signal, index_map, map_g
 from synthebsd.workflows._predict import predict_map
 from synthebsd.workflows._scene import write_microstructure
 from synthebsd.workflows._study import format_summary, run_study
+from synthebsd.workflows._train import build_training_data, train_run
 from synthebsd.workflows._verify import verify_dataset
 
 __all__ = [
     "detector_for_signal",
+    "evaluate_checkpoint",
+    "format_evaluation",
     "export_dataset_scene",
     "format_summary",
     "generate_dataset",
@@ -27,6 +34,8 @@ __all__ = [
     "map_geometry",
     "predict_map",
     "run_study",
+    "build_training_data",
+    "train_run",
     "verify_dataset",
     "write_microstructure",
     "write_pattern_gallery",
