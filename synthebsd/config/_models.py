@@ -269,17 +269,11 @@ def _default_cases() -> list[dict]:
         "metal": {"thickness_um": 9.0},
         "electrolyte": {"phase": "LLZTO", "amorphous": True},
     }
+    # in order of priority (the summary is written after every case)
     return [
         {"name": "cell_dose1000", "scene": cell, "seed": 101, "dose_counts": 1000.0},
-        {"name": "cell_dose200", "scene": cell, "seed": 101, "dose_counts": 200.0},
         {"name": "cell_dose50", "scene": cell, "seed": 101, "dose_counts": 50.0},
-        {
-            "name": "cell_damage",
-            "scene": cell,
-            "seed": 101,
-            "dose_counts": 1000.0,
-            "damage": True,
-        },  # fmt: skip
+        {"name": "ss_li_lpscl_geometry", "scene": other, "seed": 103, "dose_counts": 1000.0},
         {
             "name": "big_grains_pores",
             "scene": big,
@@ -287,7 +281,14 @@ def _default_cases() -> list[dict]:
             "dose_counts": 1000.0,
             "pc_offset_bruker": (0.01, -0.01, 0.01),
         },  # fmt: skip
-        {"name": "ss_li_lpscl_geometry", "scene": other, "seed": 103, "dose_counts": 1000.0},
+        {
+            "name": "cell_damage",
+            "scene": cell,
+            "seed": 101,
+            "dose_counts": 1000.0,
+            "damage": True,
+        },  # fmt: skip
+        {"name": "cell_dose200", "scene": cell, "seed": 101, "dose_counts": 200.0},
     ]
 
 

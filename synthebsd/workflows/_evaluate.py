@@ -23,6 +23,7 @@ network's calibration over all cases.
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -195,6 +196,37 @@ def _goals(table: list[dict], pooled: dict, config: EvaluateConfig, studies: dic
     ]  # fmt: skip
 
 
+def _summary(path, config: EvaluateConfig, table, case_rows, studies) -> dict:
+    """summary.json of the cases done so far (written after each case)."""
+    pooled = {}
+    for method in METHODS:
+        present = [r[method] for r in case_rows.values() if method in r]
+        if not present:
+            continue
+        keys = [k for k in present[0] if k not in ("patterns_per_second", "seconds", "n_patterns")]
+        pooled[method] = {key: _pooled(case_rows, key, method) for key in keys}
+        seconds = sum(r["seconds"] for r in present)
+        pooled[method]["patterns_per_second"] = (
+            sum(r["n_patterns"] for r in present) / seconds if seconds > 0 else None
+        )
+    summary = {
+        "checkpoint": str(path),
+        "cases": [c.model_dump(mode="json") for c in config.cases],
+        "methods": [m for m in METHODS if m in pooled],
+        "table": table,
+        "pooled": pooled,
+        "goals": _goals(table, pooled, config, studies),
+        "studies": studies,
+        "notes": "Fractions within 2/5 deg are over indexable points (not indexed and wrong "
+        "phase count as failures); medians over points given the right phase. Pooled values "
+        "are weighted by indexable points (pore metrics too, a simplification); speeds are "
+        "total patterns over total seconds on this machine, shared and loaded.",
+    }
+    summary["cases_done"] = len(case_rows)
+    summary["complete"] = len(case_rows) == len(config.cases)
+    return summary
+
+
 def evaluate_checkpoint(
     checkpoint: str | Path,
     out_dir: str | Path = "evaluate-output",
@@ -258,37 +290,19 @@ def evaluate_checkpoint(
             table.append({"case": case.name, "method": method, "dose_counts": case.dose_counts,
                           "damage": case.damage, **row})  # fmt: skip
         case_rows[case.name] = rows
-        studies[case.name] = {"seconds": time.perf_counter() - t0, "neural": info}
+        studies[case.name] = {
+            "seconds": time.perf_counter() - t0,
+            "load_average_after": list(os.getloadavg()),
+            "neural": info,
+        }
         truth = load_crystal_map(out / case.name / "truth.h5")
         neural = load_crystal_map(out / case.name / "neural.h5")
         indexed = (truth.phase_id >= 0) & (neural.phase_id >= 0)
         err = orientation_error_map(truth, neural)
         unc_all.append(np.asarray(neural.prop["uncertainty_deg"])[indexed])
         err_all.append(err[indexed])
-    pooled = {}
-    for method in METHODS:
-        present = [r[method] for r in case_rows.values() if method in r]
-        if not present:
-            continue
-        keys = [k for k in present[0] if k not in ("patterns_per_second", "seconds", "n_patterns")]
-        pooled[method] = {key: _pooled(case_rows, key, method) for key in keys}
-        seconds = sum(r["seconds"] for r in present)
-        pooled[method]["patterns_per_second"] = (
-            sum(r["n_patterns"] for r in present) / seconds if seconds > 0 else None
-        )
-    summary = {
-        "checkpoint": str(path),
-        "cases": [c.model_dump(mode="json") for c in config.cases],
-        "methods": [m for m in METHODS if m in pooled],
-        "table": table,
-        "pooled": pooled,
-        "goals": _goals(table, pooled, config, studies),
-        "studies": studies,
-        "notes": "Fractions within 2/5 deg are over indexable points (not indexed and wrong "
-        "phase count as failures); medians over points given the right phase. Pooled values "
-        "are weighted by indexable points (pore metrics too, a simplification); speeds are "
-        "total patterns over total seconds on this machine, shared and loaded.",
-    }
+        save_json(_summary(path, config, table, case_rows, studies), out / "summary.json")
+    summary = _summary(path, config, table, case_rows, studies)
     save_json(summary, out / "summary.json")
     plot_evaluation(table, out / "evaluation.png", f"{Path(path).name} on held-out scenes")
     err = np.concatenate(err_all) if err_all else np.zeros(0)
