@@ -154,5 +154,6 @@ def neural_rows(
         )
         refined.timings = {"neural_s": seconds, "refine_s": refined.seconds}
         refined.seconds += seconds  # the pipeline's time: network, then refinement
+        refined.n_patterns = neural.n_patterns  # its rate: every pattern went through it
         out["neural_refined"] = refined
     return out, info
