@@ -45,11 +45,11 @@ def plot_evaluation(table: list[dict], path: str | Path, title: str = "") -> Pat
             width * 0.95,
             color=colours(k),
         )
-    top.set_xticks(x, cases, rotation=15, ha="right")
+    top.set_xticks(x, [""] * len(cases))  # the cases are named under the lower panel
     top.set_ylim(0, 1.05)
     top.set_ylabel("fraction of indexable points")
     top.set_title(f"{title}: within 2° (solid), 5° (light)")
-    top.legend(fontsize=8, loc="lower left", ncol=len(methods))
+    top.legend(fontsize=7, loc="upper right", ncol=len(methods))
     bottom.set_xticks(x, cases, rotation=15, ha="right")
     bottom.set_yscale("log")
     bottom.set_ylabel("median error (°)")
