@@ -54,7 +54,10 @@ def index(
     phase: list[str] = typer.Option(..., "--phase", help="candidate phase (repeat for more)"),
     out: Path = typer.Option(..., "--out", help="output folder"),
     method: str = typer.Option("dictionary", "--method", help="dictionary or hough"),
-    refine: bool = typer.Option(False, "--refine", help="refine orientations (NCC, Nelder-Mead)"),
+    refine: bool = typer.Option(False, "--refine", help="refine orientations (NCC)"),
+    backend: str = typer.Option(
+        "torch", "--backend", help="dictionary and refinement: torch (default) or kikuchipy"
+    ),
     pc: tuple[float, float, float] | None = typer.Option(
         None, "--pc", help="projection centre PCx PCy PCz, Bruker convention (default: file's)"
     ),
@@ -99,6 +102,7 @@ def index(
             half_size_px=half_size,
             min_score=min_score,
             smooth=smooth,
+            backend=backend,
         )
     except (FileNotFoundError, ValueError, ValidationError) as e:
         typer.echo(f"error: {' '.join(str(e).split()) or type(e).__name__}", err=True)
