@@ -262,7 +262,10 @@ def index_map(
         raise ValueError(f"Need method 'dictionary' or 'hough' (got {method!r}) and a phase")
     if backend not in ("torch", "kikuchipy"):
         raise ValueError(f"backend must be 'torch' or 'kikuchipy', got {backend!r}")
-    mp_config = MasterPatternConfig(engine=engine, half_size_px=half_size_px)
+    # The indexer's master pattern: single (top) energy, as kikuchipy's dictionaries.
+    mp_config = MasterPatternConfig(
+        engine=engine, half_size_px=half_size_px, energy_weighting="incident"
+    )
     phase_list = get_phase_list(list(phase_names))
     path = Path(path)
     signal = load_patterns(path)
@@ -273,7 +276,9 @@ def index_map(
     mps = []
     if method == "dictionary" or refine:
         for _, phase in phase_list:
-            mp = get_master_pattern(phase, energy_kv, mp_config, cache_dir)
+            mp = get_master_pattern(
+                phase, energy_kv, mp_config, cache_dir, float(detector.sample_tilt)
+            )
             mps.append(smooth_master_pattern(mp, detector) if smooth else mp)
 
     stages = {}
