@@ -78,21 +78,20 @@ def method_metrics(
     -------
     metrics
         ``orientation`` (:func:`orientation_accuracy`), ``phase_confusion``,
-        ``confidence`` (:func:`confidence_analysis` of the map's score over the
-        indexable points, with ``score`` naming the property; None without a score),
+        ``confidence`` (:func:`confidence_analysis` of the map's score over every point
+        with a score: pores and other points without a candidate phase have no right
+        answer and count as wrong, so the threshold is the one that also rejects them;
+        ``score`` names the property; None without a score),
         ``pores`` (:func:`pore_mask_metrics`), ``grains`` (:func:`grain_metrics`) and
         ``texture``.
     """
     errors = orientation_error_map(truth, xmap) if errors is None else np.asarray(errors)
     accuracy = orientation_accuracy(truth, xmap, errors, candidate_phases)
-    names = {ph.name for pid, ph in truth.phases if pid >= 0}
-    candidates = names if candidate_phases is None else set(candidate_phases)
-    indexable = np.isin(truth.phase_id, [p for p, ph in truth.phases if ph.name in candidates])
     confidence = None
     score = method_score(xmap)
     if score is not None:
         name, value, higher = score
-        confidence = confidence_analysis(value, errors, indexable, higher) | {"score": name}
+        confidence = confidence_analysis(value, errors, None, higher) | {"score": name}
     grain_id = reconstruct_grains(xmap, grain_threshold_deg, grain_connectivity, min_grain_px)
     return {
         "orientation": accuracy,
