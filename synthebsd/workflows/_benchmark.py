@@ -175,7 +175,7 @@ def _run_distributed(args: list[tuple], address: str, bar) -> dict[tuple[str, in
             client.submit(run_point, *a, key=f"benchmark-{a[1].key()}-seed{a[2]}", pure=False)
             for a in args
         ]
-        for future in as_completed(futures):
+        for future in as_completed(futures, loop=client.loop):
             rec = future.result()
             out[(rec["key"], rec["seed"])] = rec
             bar.update()

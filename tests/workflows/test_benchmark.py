@@ -17,6 +17,15 @@ from synthebsd.workflows import point_study_config, run_benchmark
 METHODS = {"hough", "dictionary", "refined"}
 
 
+def _flat(d, prefix=""):
+    """Nested dicts and lists as {path: leaf} (for pytest.approx)."""
+    if isinstance(d, dict):
+        return {k: v for key, x in d.items() for k, v in _flat(x, f"{prefix}/{key}").items()}
+    if isinstance(d, list):
+        return {k: v for i, x in enumerate(d) for k, v in _flat(x, f"{prefix}[{i}]").items()}
+    return {prefix: d}
+
+
 @pytest.fixture(scope="module")
 def quick_run(tmp_path_factory, cache_dir):
     out = tmp_path_factory.mktemp("bench")
@@ -25,7 +34,7 @@ def quick_run(tmp_path_factory, cache_dir):
         app, ["benchmark", "--quick", "--out", str(out), "--cache-dir", str(cache_dir)]
     )
     seconds = time.perf_counter() - t
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 0, (result.output[-2000:], repr(result.exception))
     return out, json.loads((out / "results.json").read_text()), seconds
 
 
@@ -33,7 +42,7 @@ def test_quick_benchmark_writes_everything(quick_run):
     out, results, seconds = quick_run
     print(f"quick benchmark: {seconds:.0f} s")  # < 3 min on an idle 2-core machine
     config = BenchmarkConfig().quick()
-    assert results["n_tasks"] == len(config.points()) * 3 == 12
+    assert results["n_tasks"] == len(config.points()) * 3 == 9
     for name in (
         "config.yaml",
         "results.csv",
@@ -55,7 +64,7 @@ def test_quick_benchmark_writes_everything(quick_run):
     first = out / "points" / config.points()[0].key() / "seed0"
     assert (first / "refined_ipf.png").is_file() and (first / "hough_error.png").is_file()
     rows = (out / "results.csv").read_text().splitlines()
-    assert len(rows) == 1 + 12 * 3 and "fraction_within_2deg" in rows[0]
+    assert len(rows) == 1 + 9 * 3 and "fraction_within_2deg" in rows[0]
 
 
 def test_results_recomputed_from_the_written_maps(quick_run):
@@ -71,10 +80,14 @@ def test_results_recomputed_from_the_written_maps(quick_run):
         )
         stored = rec["methods"][method]
         for part in again:
-            assert json.loads(json.dumps(again[part])) == pytest.approx(stored[part]), (
-                method,
-                part,
-            )
+            recomputed = _flat(json.loads(json.dumps(again[part])))
+            assert recomputed.keys() == _flat(stored[part]).keys(), (method, part)
+            for k, v in _flat(stored[part]).items():
+                assert recomputed[k] == (v if not isinstance(v, float) else pytest.approx(v)), (
+                    method,
+                    part,
+                    k,
+                )
     # Summary rows are the mean and spread of the seeds' numbers.
     seeds = [r for r in results["points"] if r["key"] == rec["key"]]
     row = next(
@@ -92,10 +105,11 @@ def test_physics_shows_in_the_numbers(quick_run):
         (s["dose_counts"], s["forward_model"], s["method"]): s["fraction_within_2deg_mean"]
         for s in results["summary"]
     }
-    # Refinement beats the 3° dictionary, and a high dose beats a low one.
+    # Refinement beats the 4° dictionary, and a high dose beats a low one.
     assert mean[(2000.0, "realistic", "refined")] >= mean[(2000.0, "realistic", "dictionary")]
     assert mean[(2000.0, "realistic", "refined")] > mean[(25.0, "realistic", "refined")]
     assert mean[(25.0, "realistic", "hough")] < 0.5  # thin Li bands drown at 25 counts
+    assert mean[(2000.0, "matched", "refined")] > 0.9
 
 
 def test_resume_and_scheduler_give_the_same_point(quick_run, cache_dir, tmp_path):
@@ -116,14 +130,16 @@ def test_resume_and_scheduler_give_the_same_point(quick_run, cache_dir, tmp_path
             scheduler=cluster.scheduler_address,
             cache_dir=cache_dir,
         )
-    assert again["resumed_tasks"] == 11 and again["n_tasks"] == 12
+    assert again["resumed_tasks"] == 8 and again["n_tasks"] == 9
     redone = next(
         r for r in again["points"] if r["key"] == rec["key"] and r["seed"] == rec["seed"]
     )
     for method in METHODS:
-        assert redone["methods"][method]["orientation"] == pytest.approx(
-            rec["methods"][method]["orientation"]
-        )
+        a = _flat(redone["methods"][method]["orientation"])
+        b = _flat(rec["methods"][method]["orientation"])
+        assert a.keys() == b.keys()
+        for k, v in b.items():
+            assert a[k] == (pytest.approx(v) if isinstance(v, float) else v), (method, k)
     with pytest.raises(ValueError, match="another configuration"):
         run_benchmark(BenchmarkConfig(seeds=(5, 6, 7)), out, quick=True, resume=True)
 
@@ -152,5 +168,5 @@ def test_benchmark_config_validation(tmp_path):
     with pytest.raises(ConfigError, match="unknown axes"):
         load_benchmark_config(path)
     small = BenchmarkConfig(shape_px=(16, 20), step_size_um=1.0)
-    with pytest.raises(ValueError, match="grid point cu_li_llzto.*thinner than the map"):
+    with pytest.raises(ValueError, match="(?s)grid point cu_li_llzto.*thinner than the map"):
         run_benchmark(small, tmp_path / "bad")

@@ -188,7 +188,7 @@ def grain_metrics(
         "mean_ecd_relative_error": (mean_f - mean_t) / mean_t
         if mean_t and mean_f is not None
         else None,
-        "ks_distance": float(ks_2samp(t_ecd, f_ecd).statistic)
+        "ks_distance": float(ks_2samp(t_ecd, f_ecd, method="asymp").statistic)
         if t_ecd.size and f_ecd.size
         else None,
         "fraction_matched": matched / t_ids.size if t_ids.size else None,

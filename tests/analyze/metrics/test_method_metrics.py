@@ -233,7 +233,10 @@ def test_method_metrics_aggregates_everything(truth):
     m = method_metrics(truth, _like(truth, tilt * truth.rotations, prop={"scores": score}))
     assert set(m) == {"orientation", "phase_confusion", "confidence", "pores", "grains", "texture"}
     assert m["orientation"]["median_error_deg"] == pytest.approx(3.0, abs=1e-6)
-    assert m["confidence"]["score"] == "scores" and m["confidence"]["roc_auc"] is None
+    # Every indexable point is right; the 12 pores (given an orientation here) are wrong.
+    conf = m["confidence"]
+    assert conf["score"] == "scores" and conf["n_points"] == truth.size
+    assert conf["fraction_correct"] == pytest.approx((truth.size - 12) / truth.size)
     assert m["pores"]["iou"] == 1.0
     assert m["grains"]["fraction_matched"] == 1.0
     assert m["texture"]["odf_distance"] < 0.2
