@@ -76,7 +76,7 @@ def test_small_insitu_run(tmp_path, cache_dir):
     assert len(rows) == 2 * 3  # sequences × frames (one method)
     for seq in ("plating", "stripping"):
         dict_rows = [r for r in rows if r["sequence"] == seq and r["method"] == "hough"]
-        prior = [r["mean_prior_dose_e_per_nm2"] for r in dict_rows]
+        prior = [r["metal_prior_dose_e_per_nm2"] for r in dict_rows]
         assert prior[0] == 0 and prior[1] > 0 and prior[2] > prior[1]  # damage accumulates
         assert (out / seq / "dose500" / "frame2" / "hough.h5").is_file()
     strip = [r for r in rows if r["sequence"] == "stripping" and r["method"] == "hough"]
