@@ -54,7 +54,10 @@ def index(
     phase: list[str] = typer.Option(..., "--phase", help="candidate phase (repeat for more)"),
     out: Path = typer.Option(..., "--out", help="output folder"),
     method: str = typer.Option("dictionary", "--method", help="dictionary or hough"),
-    refine: bool = typer.Option(False, "--refine", help="refine orientations (NCC, Nelder-Mead)"),
+    refine: bool = typer.Option(False, "--refine", help="refine orientations (NCC)"),
+    backend: str = typer.Option(
+        "torch", "--backend", help="dictionary and refinement: torch (default) or kikuchipy"
+    ),
     pc: tuple[float, float, float] | None = typer.Option(
         None, "--pc", help="projection centre PCx PCy PCz, Bruker convention (default: file's)"
     ),
@@ -99,6 +102,7 @@ def index(
             half_size_px=half_size,
             min_score=min_score,
             smooth=smooth,
+            backend=backend,
         )
     except (FileNotFoundError, ValueError, ValidationError) as e:
         typer.echo(f"error: {' '.join(str(e).split()) or type(e).__name__}", err=True)
@@ -481,3 +485,59 @@ def export(
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(2) from e
     typer.echo(f"Wrote {path}")
+
+
+@app.command("benchmark")
+def benchmark(
+    config: Path | None = typer.Argument(
+        None, help="YAML benchmark config (default: the built-in grid)"
+    ),
+    out: Path = typer.Option(..., "--out", help="output folder"),
+    quick: bool = typer.Option(False, "--quick", help="the small quick grid (minutes)"),
+    resume: bool = typer.Option(False, "--resume", help="keep grid points already finished"),
+    scheduler: str | None = typer.Option(
+        None, "--scheduler", help="dask.distributed scheduler address (default: in-process)"
+    ),
+    cache_dir: Path | None = typer.Option(None, "--cache-dir", help="master-pattern cache folder"),
+) -> None:
+    """Indexing-accuracy benchmark: every method over dose, damage and model mismatch."""
+    # lazy: see the module docstring
+    from synthebsd.config import BenchmarkConfig, ConfigError, load_benchmark_config
+    from synthebsd.workflows import run_benchmark
+
+    try:
+        cfg = load_benchmark_config(config) if config is not None else BenchmarkConfig()
+        results = run_benchmark(cfg, out, quick, resume, scheduler, cache_dir)
+    except (ConfigError, ValueError, FileNotFoundError) as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(2) from e
+    typer.echo(
+        f"{results['n_tasks']} tasks ({results['resumed_tasks']} resumed) in "
+        f"{results['run_s']:.0f} s; results.json, results.csv, summary.csv and "
+        f"{len(results['figures'])} figures in {out.resolve()}"
+    )
+
+
+@app.command("insitu")
+def insitu(
+    config: Path | None = typer.Argument(
+        None, help="YAML in-situ config (default: the built-in run)"
+    ),
+    out: Path = typer.Option(..., "--out", help="output folder"),
+    cache_dir: Path | None = typer.Option(None, "--cache-dir", help="master-pattern cache folder"),
+) -> None:
+    """In-situ validation: plating and stripping frames with accumulating beam damage."""
+    # lazy: see the module docstring
+    from synthebsd.config import ConfigError, InsituConfig, load_insitu_config
+    from synthebsd.workflows import run_insitu
+
+    try:
+        cfg = load_insitu_config(config) if config is not None else InsituConfig()
+        results = run_insitu(cfg, out, cache_dir)
+    except (ConfigError, ValueError, FileNotFoundError) as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(2) from e
+    typer.echo(
+        f"{results['n_frames_indexed']} frames indexed in {results['run_s']:.0f} s; "
+        f"insitu.json and figures in {out.resolve()}"
+    )

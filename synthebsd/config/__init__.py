@@ -8,6 +8,16 @@ the study that strings them together, and the neural models and their training.
 """
 
 from synthebsd.config._base import ConfigError
+from synthebsd.config._benchmark import (
+    AXES,
+    METHODS,
+    BenchmarkConfig,
+    BenchmarkGrid,
+    BenchmarkPoint,
+    InsituConfig,
+    load_benchmark_config,
+    load_insitu_config,
+)
 from synthebsd.config._datasets import (
     AugmentConfig,
     DatasetConfig,
@@ -56,9 +66,14 @@ from synthebsd.config._scene import (
 from synthebsd.config._study import DEMO_SCENE, IndexerModelConfig, StudyConfig, load_config
 
 __all__ = [
+    "AXES",
     "DEMO_SCENE",
+    "METHODS",
     "AugmentConfig",
     "BeamConfig",
+    "BenchmarkConfig",
+    "BenchmarkGrid",
+    "BenchmarkPoint",
     "CameraConfig",
     "ConfigError",
     "DamageConfig",
@@ -70,6 +85,7 @@ __all__ = [
     "GrainConfig",
     "IndexerModelConfig",
     "IndexingConfig",
+    "InsituConfig",
     "InterfaceConfig",
     "IntragranularConfig",
     "LayerConfig",
@@ -91,9 +107,11 @@ __all__ = [
     "TrainDataConfig",
     "TrainRunConfig",
     "list_presets",
+    "load_benchmark_config",
     "load_config",
     "load_dataset_config",
     "load_evaluate_config",
+    "load_insitu_config",
     "load_microstructure_config",
     "load_scene_run",
     "load_train_config",

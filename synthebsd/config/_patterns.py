@@ -73,6 +73,12 @@ class MasterPatternConfig(StrictModel):
     ``dynamical`` (default) solves the Bloch-wave problem with de-ebsd, depth-weighted by
     a Monte Carlo exit-depth profile; ``kinematical`` uses kikuchipy's
     ``KikuchiPatternSimulator`` (band positions right, profiles and intensities not).
+
+    ``energy_weighting`` (dynamical only): ``spectrum`` (default, the truth model's) sums
+    de-ebsd's 1 keV energy bins weighted by its Monte Carlo backscattered-energy spectrum
+    at the detector's sample tilt and beam energy, as real patterns are; ``incident``
+    keeps the single top-energy bin, what kikuchipy's and EMsoft's dictionaries use (the
+    indexer model's choice). ``spectrum`` costs about six times ``incident`` (six bins).
     """
 
     engine: Literal["dynamical", "kinematical"] = "dynamical"
@@ -81,9 +87,16 @@ class MasterPatternConfig(StrictModel):
         ge=25,
         le=2000,
         description="Lambert half width in pixels; None: the phase's default resolution "
-        "(synthebsd.simulate.lambert_half_size: 1000 for dynamical Li and Na, else 500)",
+        "(synthebsd.simulate.lambert_half_size: dynamical 1000 for Li and Na, 32 for large "
+        "cells such as the electrolytes, else 500)",
     )
-    min_dspacing_angstrom: float = Field(0.5, gt=0.1, le=3.0, description="smallest d in Å")
+    min_dspacing_angstrom: float | None = Field(
+        None,
+        gt=0.1,
+        le=3.0,
+        description="smallest d in Å; None: the phase's default "
+        "(synthebsd.simulate.min_dspacing_angstrom: 1.5 for dynamical large cells, else 0.5)",
+    )
     structure_factor_cut: float = Field(
         0.05,
         ge=0.0,
@@ -94,6 +107,11 @@ class MasterPatternConfig(StrictModel):
         200_000, ge=1000, le=10_000_000, description="dynamical: Monte Carlo electrons"
     )
     monte_carlo_seed: int = Field(0, ge=0, description="dynamical: Monte Carlo seed")
+    energy_weighting: Literal["spectrum", "incident"] = Field(
+        "spectrum",
+        description="dynamical: 'spectrum' weights de-ebsd's energy bins by its Monte Carlo "
+        "backscattered-energy spectrum; 'incident' keeps the top energy bin only",
+    )
 
 
 class BeamConfig(StrictModel):

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 from synthebsd.config import DatasetConfig, MasterPatternConfig
 from synthebsd.phases import get_phase
 from synthebsd.simulate import get_master_pattern, master_pattern_key
+from synthebsd.simulate.masterpatterns import SAMPLE_TILT_DEG
 
 if TYPE_CHECKING:
     from kikuchipy.signals import EBSDMasterPattern
@@ -36,28 +37,34 @@ def master_pattern(
     energy_kv: float,
     config: MasterPatternConfig,
     cache_dir: str | Path | None = None,
+    sample_tilt_deg: float = SAMPLE_TILT_DEG,
 ) -> EBSDMasterPattern:
     """The master pattern of a phase, from this process's cache or the disk cache.
 
     Thread-safe (dask and stream threads call it); computed or read at most once per key
     and process. Callers must not modify the returned pattern: it is shared.
+    ``sample_tilt_deg`` (degrees, the data set's ``detector.sample_tilt_deg``) is the
+    tilt of the dynamical engine's Monte Carlo.
     """
-    phase, key = _phase_and_key(phase_name, float(energy_kv), config)
+    phase, key = _phase_and_key(phase_name, float(energy_kv), config, float(sample_tilt_deg))
     with _LOCK:
         mp = _CACHE.get(key)
         if mp is None:
             # get_master_pattern prints when it computes; a stream's output is its progress bar.
             with contextlib.redirect_stdout(io.StringIO()):
-                mp = get_master_pattern(phase, energy_kv, config, cache_dir)
+                mp = get_master_pattern(phase, energy_kv, config, cache_dir, sample_tilt_deg)
             _CACHE[key] = mp
         return mp
 
 
 @functools.lru_cache(maxsize=64)
-def _phase_and_key(name: str, energy_kv: float, config: MasterPatternConfig) -> tuple:
+def _phase_and_key(
+    name: str, energy_kv: float, config: MasterPatternConfig, sample_tilt_deg: float
+) -> tuple:
     """The phase and its cache key as a string (both take milliseconds to make)."""
     phase = get_phase(name)
-    return phase, json.dumps(master_pattern_key(phase, energy_kv, config), sort_keys=True)
+    key = master_pattern_key(phase, energy_kv, config, sample_tilt_deg)
+    return phase, json.dumps(key, sort_keys=True)
 
 
 def _needed(config: DatasetConfig) -> list[tuple[str, MasterPatternConfig]]:
@@ -79,9 +86,10 @@ def preload_master_patterns(config: DatasetConfig, cache_dir: str | Path | None 
         the message names the phase and engine.
     """
     energy = config.detector.energy_kv
+    tilt = config.detector.sample_tilt_deg
     for name, mp_config in _needed(config):
         try:
-            master_pattern(name, energy, mp_config, cache_dir)
+            master_pattern(name, energy, mp_config, cache_dir, tilt)
         except (ValueError, NotImplementedError) as e:
             raise ValueError(
                 f"Cannot make the {mp_config.engine} master pattern of {name}: {e}"
@@ -90,5 +98,5 @@ def preload_master_patterns(config: DatasetConfig, cache_dir: str | Path | None 
 
 def dataset_master_pattern_keys(config: DatasetConfig) -> list[dict]:
     """The cache keys of every master pattern of a data set (for its manifest)."""
-    energy = config.detector.energy_kv
-    return [master_pattern_key(get_phase(n), energy, c) for n, c in _needed(config)]
+    energy, tilt = config.detector.energy_kv, config.detector.sample_tilt_deg
+    return [master_pattern_key(get_phase(n), energy, c, tilt) for n, c in _needed(config)]

@@ -190,7 +190,9 @@ def build_scene(
     detector = map_detector(spec.detector, xmap.shape, (xmap.dy, xmap.dx))
     energy = spec.detector.energy_kv
     mps = {
-        pid: master_pattern(phase.name, energy, spec.master_pattern, cache_dir)
+        pid: master_pattern(
+            phase.name, energy, spec.master_pattern, cache_dir, spec.detector.sample_tilt_deg
+        )
         for pid, phase in xmap.phases
         if pid >= 0
     }

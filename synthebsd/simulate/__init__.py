@@ -8,6 +8,8 @@ The public names of all three are re-exported here.
 """
 
 from synthebsd.simulate.masterpatterns import (
+    SAMPLE_TILT_DEG,
+    backscatter_spectrum,
     compute_master_pattern,
     default_cache_dir,
     dynamical_master_pattern,
@@ -17,7 +19,9 @@ from synthebsd.simulate.masterpatterns import (
     lambert_hemispheres,
     lambert_master_pattern,
     master_pattern_key,
+    min_dspacing_angstrom,
     save_master_pattern,
+    spectrum_weighted,
     square_lambert_xy,
     stereographic_from_lambert,
 )
@@ -82,7 +86,9 @@ __all__ = [
     "KikuchiRenderer",
     "MemoryBudgetError",
     "PatternModel",
+    "SAMPLE_TILT_DEG",
     "backscatter_background",
+    "backscatter_spectrum",
     "camera_counts",
     "camera_counts_torch",
     "camera_electrons_per_pattern",
@@ -113,6 +119,7 @@ __all__ = [
     "master_pattern_key",
     "master_pattern_stats",
     "max_transferred_energy_ev",
+    "min_dspacing_angstrom",
     "mixing_kernel",
     "mixing_weights",
     "pattern_ground_truth",
@@ -134,6 +141,7 @@ __all__ = [
     "scale_kikuchi",
     "scan_index",
     "simulate_patterns",
+    "spectrum_weighted",
     "square_lambert_xy",
     "stereographic_from_lambert",
     "stripping_sequence",

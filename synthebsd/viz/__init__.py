@@ -7,6 +7,7 @@ importing synthebsd never changes a user's matplotlib backend; files are written
 atomically.
 """
 
+from synthebsd.viz._benchmark import plot_insitu_series, plot_metric_bars, plot_metric_lines
 from synthebsd.viz._evaluation import plot_evaluation
 from synthebsd.viz._figure import colormap, new_figure, save_figure
 from synthebsd.viz._maps import (
@@ -44,15 +45,18 @@ __all__ = [
     "plot_error_histogram",
     "plot_error_map",
     "plot_evaluation",
+    "plot_insitu_series",
     "plot_ipf_key",
     "plot_ipf_map",
     "plot_learning_curves",
     "plot_master_pattern",
     "plot_method_comparison",
+    "plot_metric_bars",
+    "plot_metric_lines",
     "plot_pattern_grid",
     "plot_region_map",
-    "plot_score_map",
     "plot_scene_panel",
+    "plot_score_map",
     "plot_uncertainty_map",
     "region_colormap",
     "save_figure",

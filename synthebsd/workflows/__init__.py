@@ -10,16 +10,21 @@
 - :func:`evaluate_checkpoint`: a checkpoint on held-out scenes beside the classical methods
   (``synthebsd evaluate``).
 - :func:`train_run`: a neural model trained on streamed or stored data (``synthebsd train``).
+- :func:`run_benchmark`: every indexing method over a grid of dose, damage and model
+  mismatch (``synthebsd benchmark``); :func:`run_insitu`: plating and stripping frames
+  with accumulating beam damage, indexed by every method (``synthebsd insitu``).
 """
 
+from synthebsd.workflows._benchmark import point_study_config, run_benchmark, run_point
 from synthebsd.workflows._evaluate import evaluate_checkpoint, format_evaluation
 from synthebsd.workflows._export import export_dataset_scene
 from synthebsd.workflows._gallery import write_pattern_gallery
 from synthebsd.workflows._generate import generate_dataset
 from synthebsd.workflows._index_map import detector_for_signal, index_map, map_geometry
+from synthebsd.workflows._insitu import run_insitu
 from synthebsd.workflows._predict import predict_map
 from synthebsd.workflows._scene import write_microstructure
-from synthebsd.workflows._study import format_summary, run_study
+from synthebsd.workflows._study import format_summary, index_methods, run_study
 from synthebsd.workflows._train import build_training_data, train_run
 from synthebsd.workflows._verify import verify_dataset
 
@@ -31,8 +36,13 @@ __all__ = [
     "format_summary",
     "generate_dataset",
     "index_map",
+    "index_methods",
     "map_geometry",
+    "point_study_config",
     "predict_map",
+    "run_benchmark",
+    "run_insitu",
+    "run_point",
     "run_study",
     "build_training_data",
     "train_run",

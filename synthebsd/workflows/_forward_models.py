@@ -75,11 +75,13 @@ def _crystalline(truth: CrystalMap) -> dict[int, object]:
 
 
 def _indexer_master_pattern_config(config: StudyConfig, phase, engine: str) -> MasterPatternConfig:
-    """The indexer's master pattern: single energy, half the truth's resolution."""
+    """The indexer's master pattern: single (top) energy, half the truth's resolution."""
     half = config.indexer.half_size_px
     if half is None:
         half = max(25, lambert_half_size(phase, config.master_pattern) // 2)
-    return config.master_pattern.model_copy(update={"engine": engine, "half_size_px": half})
+    return config.master_pattern.model_copy(
+        update={"engine": engine, "half_size_px": half, "energy_weighting": "incident"}
+    )
 
 
 def indexer_model(
@@ -107,12 +109,13 @@ def indexer_model(
     """
     engine = engine or config.indexer.engine or config.master_pattern.engine
     energy = config.detector.energy_kv
+    tilt = config.detector.sample_tilt_deg
     phases = _crystalline(truth)
     raw, keys = {}, {}
     for pid, phase in phases.items():
         mp_config = _indexer_master_pattern_config(config, phase, engine)
-        raw[pid] = get_master_pattern(phase, energy, mp_config, cache_dir)
-        keys[phase.name] = master_pattern_key(phase, energy, mp_config)
+        raw[pid] = get_master_pattern(phase, energy, mp_config, cache_dir, tilt)
+        keys[phase.name] = master_pattern_key(phase, energy, mp_config, tilt)
     candidates = [PHASE_IDS["metal"], PHASE_IDS["collector"]]
     if config.indexing.electrolyte_candidate:
         candidates.append(PHASE_IDS["electrolyte"])
@@ -162,9 +165,10 @@ def forward_model(
         return ForwardModel(name, dict(indexer.raw), make_detector(config.detector), keys)
     if name != "realistic":
         raise ValueError(f"Unknown forward model {name!r}; use 'realistic' or 'matched'")
+    tilt = config.detector.sample_tilt_deg
     mps, keys = {}, {}
     for pid, phase in _crystalline(truth).items():
-        mps[pid] = get_master_pattern(phase, energy, config.master_pattern, cache_dir)
-        keys[phase.name] = master_pattern_key(phase, energy, config.master_pattern)
+        mps[pid] = get_master_pattern(phase, energy, config.master_pattern, cache_dir, tilt)
+        keys[phase.name] = master_pattern_key(phase, energy, config.master_pattern, tilt)
     detector = map_detector(config.detector, truth.shape, (truth.dy, truth.dx))
     return ForwardModel(name, mps, detector, keys)

@@ -191,6 +191,7 @@ def index_map(
     min_score: float = 0.2,
     min_confidence: float = 0.3,
     smooth: bool = True,
+    backend: Literal["torch", "kikuchipy"] = "torch",
 ) -> dict:
     """Index a pattern map with the validated pipeline and write the results.
 
@@ -202,10 +203,15 @@ def index_map(
     phase_names
         Candidate phases, names from :data:`synthebsd.phases.PHASE_NAMES`.
     method
-        ``"dictionary"`` (kikuchipy, NCC) or ``"hough"`` (PyEBSDIndex).
+        ``"dictionary"`` (NCC against a dictionary of the indexer's model) or
+        ``"hough"`` (PyEBSDIndex).
     refine
-        Refine the indexed points' orientations (kikuchipy, Nelder-Mead, ±8° per Euler
-        angle, Σ3 variants tried for cubic phases).
+        Refine the indexed points' orientations (NCC; Σ3 variants tried for cubic
+        phases).
+    backend
+        Dictionary indexing and refinement: ``"torch"`` (synthebsd's matrix-product
+        matching and Levenberg-Marquardt) or ``"kikuchipy"`` (its dictionary indexing and
+        Nelder-Mead, ±8° per Euler angle).
     out_dir
         Output folder (created if missing).
     pc_bruker
@@ -254,7 +260,12 @@ def index_map(
     """
     if method not in ("dictionary", "hough") or not phase_names:
         raise ValueError(f"Need method 'dictionary' or 'hough' (got {method!r}) and a phase")
-    mp_config = MasterPatternConfig(engine=engine, half_size_px=half_size_px)
+    if backend not in ("torch", "kikuchipy"):
+        raise ValueError(f"backend must be 'torch' or 'kikuchipy', got {backend!r}")
+    # The indexer's master pattern: single (top) energy, as kikuchipy's dictionaries.
+    mp_config = MasterPatternConfig(
+        engine=engine, half_size_px=half_size_px, energy_weighting="incident"
+    )
     phase_list = get_phase_list(list(phase_names))
     path = Path(path)
     signal = load_patterns(path)
@@ -265,7 +276,9 @@ def index_map(
     mps = []
     if method == "dictionary" or refine:
         for _, phase in phase_list:
-            mp = get_master_pattern(phase, energy_kv, mp_config, cache_dir)
+            mp = get_master_pattern(
+                phase, energy_kv, mp_config, cache_dir, float(detector.sample_tilt)
+            )
             mps.append(smooth_master_pattern(mp, detector) if smooth else mp)
 
     stages = {}
@@ -273,13 +286,20 @@ def index_map(
         res = hough_index(patterns, phase_list, detector, min_confidence, like)
     else:
         res = dictionary_index(
-            patterns, mps, detector, energy_kv, dictionary_resolution_deg, min_score, like
+            patterns,
+            mps,
+            detector,
+            energy_kv,
+            dictionary_resolution_deg,
+            min_score,
+            like,
+            backend=backend,
         )
     xmap = _with_geometry(res.xmap, like)
     score = "cm" if method == "hough" else "scores"
     stages[method] = (xmap, score, res.seconds, res.patterns_per_second)
     if refine and (xmap.phase_id >= 0).any():
-        ref = refine_orientations(patterns, xmap, mps, detector, energy_kv)
+        ref = refine_orientations(patterns, xmap, mps, detector, energy_kv, backend=backend)
         stages["refined"] = (ref.xmap, "scores", ref.seconds, ref.patterns_per_second)
 
     out = Path(out_dir)
@@ -296,6 +316,7 @@ def index_map(
         "file": str(path.resolve()),
         "method": method,
         "refine": bool(refine),
+        "backend": backend if (method == "dictionary" or refine) else None,
         "final": final,
         "phases": [ph.name for _, ph in phase_list],
         "n_patterns": int(xmap.size),

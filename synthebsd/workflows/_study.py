@@ -61,7 +61,7 @@ from synthebsd.viz import (
 from synthebsd.workflows._forward_models import IndexerModel, forward_model, indexer_model
 from synthebsd.workflows._study_neural import neural_rows
 
-__all__ = ["format_summary", "run_study"]
+__all__ = ["format_summary", "index_methods", "run_study"]
 
 
 def _save_pattern_truth(truth, model: PatternModel, out: Path) -> None:
@@ -240,6 +240,19 @@ def run_study(
     }
     save_json(summary, out / "summary.json")
     return summary
+
+
+def index_methods(
+    patterns, im: IndexerModel, config: StudyConfig, truth, with_hough: bool = True
+) -> dict[str, IndexingResult]:
+    """The study's indexing step, for other workflows (the benchmark, in-situ runs).
+
+    Hough (if ``config.indexing.hough`` and ``with_hough``), dictionary indexing and
+    refinement (``config.indexing``) of preprocessed ``patterns`` with the indexer model
+    ``im``; returns the :class:`~synthebsd.analyze.IndexingResult` of each by name
+    (``hough``, ``dictionary``, ``refined``).
+    """
+    return _index(patterns, im, config, truth, with_hough)
 
 
 def _index(patterns, im: IndexerModel, config: StudyConfig, truth, with_hough: bool) -> dict:

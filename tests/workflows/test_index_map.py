@@ -227,3 +227,8 @@ def test_a_detector_that_does_not_fit_the_patterns_is_refused():
     s = kp.signals.EBSD(np.ones((2, 60, 60), np.float32), detector=EBSDDetector(shape=(30, 40)))
     with pytest.raises(ValueError, match=r"\(30, 40\).*\(60, 60\)"):
         detector_for_signal(s, pc_bruker=(0.5, 0.2, 0.5))
+
+
+def test_unknown_backend_is_refused(ni_file, tmp_path):
+    result = _invoke(ni_file, "--phase", "Ni", "--backend", "numba", "--out", tmp_path)
+    assert result.exit_code == 2 and "backend must be 'torch' or 'kikuchipy'" in result.output

@@ -11,9 +11,15 @@ from synthebsd.simulate.masterpatterns._cache import (
     get_master_pattern,
     lambert_half_size,
     master_pattern_key,
+    min_dspacing_angstrom,
     save_master_pattern,
 )
-from synthebsd.simulate.masterpatterns._dynamical import dynamical_master_pattern
+from synthebsd.simulate.masterpatterns._dynamical import (
+    SAMPLE_TILT_DEG,
+    backscatter_spectrum,
+    dynamical_master_pattern,
+    spectrum_weighted,
+)
 from synthebsd.simulate.masterpatterns._kinematical import kinematical_master_pattern
 from synthebsd.simulate.masterpatterns._lambert import (
     lambert_hemispheres,
@@ -23,6 +29,8 @@ from synthebsd.simulate.masterpatterns._lambert import (
 )
 
 __all__ = [
+    "SAMPLE_TILT_DEG",
+    "backscatter_spectrum",
     "compute_master_pattern",
     "default_cache_dir",
     "dynamical_master_pattern",
@@ -32,7 +40,9 @@ __all__ = [
     "lambert_hemispheres",
     "lambert_master_pattern",
     "master_pattern_key",
+    "min_dspacing_angstrom",
     "save_master_pattern",
+    "spectrum_weighted",
     "square_lambert_xy",
     "stereographic_from_lambert",
 ]

@@ -23,7 +23,11 @@ def test_master_pattern_is_lambert_both_hemispheres(master_patterns, mp_config):
 @pytest.mark.parametrize("engine", ["kinematical", "dynamical"])
 def test_cache_hit_and_corruption_rebuild(tmp_path, engine):
     cfg = MasterPatternConfig(
-        engine=engine, half_size_px=40, n_electrons=5000, min_dspacing_angstrom=1.0
+        engine=engine,
+        half_size_px=40,
+        n_electrons=5000,
+        min_dspacing_angstrom=1.0,
+        energy_weighting="incident",
     )
     phase = get_phase("Cu")
     first = get_master_pattern(phase, 20.0, cfg, tmp_path)
@@ -56,18 +60,20 @@ def test_cache_key_changes_with_every_parameter():
     li = get_phase("Li")
     base = MasterPatternConfig(engine="dynamical")
     keys = {
-        _cache_path(Path("."), master_pattern_key(phase, energy, cfg))
-        for phase, energy, cfg in [
-            (li, 20.0, base),
-            (li, 15.0, base),
-            (get_phase("Li", temperature_k=100.0), 20.0, base),  # Debye–Waller factor
-            (li, 20.0, base.model_copy(update={"engine": "kinematical"})),
-            (li, 20.0, base.model_copy(update={"half_size_px": 250})),
-            (li, 20.0, base.model_copy(update={"n_electrons": 10_000})),
-            (li, 20.0, base.model_copy(update={"min_dspacing_angstrom": 0.7})),
+        _cache_path(Path("."), master_pattern_key(phase, energy, cfg, tilt))
+        for phase, energy, cfg, tilt in [
+            (li, 20.0, base, 70.0),
+            (li, 20.0, base, 60.0),  # sample tilt of the Monte Carlo
+            (li, 20.0, base.model_copy(update={"energy_weighting": "incident"}), 70.0),
+            (li, 15.0, base, 70.0),
+            (get_phase("Li", temperature_k=100.0), 20.0, base, 70.0),  # Debye–Waller factor
+            (li, 20.0, base.model_copy(update={"engine": "kinematical"}), 70.0),
+            (li, 20.0, base.model_copy(update={"half_size_px": 250}), 70.0),
+            (li, 20.0, base.model_copy(update={"n_electrons": 10_000}), 70.0),
+            (li, 20.0, base.model_copy(update={"min_dspacing_angstrom": 0.7}), 70.0),
         ]
     }
-    assert len(keys) == 7
+    assert len(keys) == 9
     key = master_pattern_key(li, 20.0, base)
     assert "de_ebsd" in key and key["engine"] == "dynamical"
 
