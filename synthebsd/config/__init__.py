@@ -27,11 +27,17 @@ from synthebsd.config._datasets import (
 )
 from synthebsd.config._indexing import IndexingConfig
 from synthebsd.config._models import (
+    EvaluateConfig,
+    EvaluationCase,
     OrientationNetConfig,
     PatternNormConfig,
     SegmentationNetConfig,
     TrainConfig,
+    TrainDataConfig,
+    TrainRunConfig,
+    load_evaluate_config,
     load_train_config,
+    load_train_run_config,
 )
 from synthebsd.config._patterns import (
     BeamConfig,
@@ -73,6 +79,8 @@ __all__ = [
     "DamageConfig",
     "DatasetConfig",
     "DetectorConfig",
+    "EvaluateConfig",
+    "EvaluationCase",
     "Draw",
     "GrainConfig",
     "IndexerModelConfig",
@@ -96,12 +104,16 @@ __all__ = [
     "SurfaceLayerConfig",
     "TextureConfig",
     "TrainConfig",
+    "TrainDataConfig",
+    "TrainRunConfig",
     "list_presets",
     "load_benchmark_config",
     "load_config",
     "load_dataset_config",
+    "load_evaluate_config",
     "load_insitu_config",
     "load_microstructure_config",
     "load_scene_run",
     "load_train_config",
+    "load_train_run_config",
 ]

@@ -132,6 +132,16 @@ class IndexingConfig(StrictModel):
     min_hough_confidence: float = Field(
         0.3, ge=0.0, le=1.0, description="PyEBSDIndex confidence metric (cm) threshold"
     )
+    neural_checkpoint: str | None = Field(
+        "shipped",
+        description="orientation checkpoint of the 'neural' and 'neural_refined' rows: a "
+        "path, 'shipped' (the package's default model) or None (no neural rows); one "
+        "whose detector or phases do not fit is skipped with a message in the summary",
+    )
+    neural_refine: bool = Field(
+        True, description="also refine from the network's orientations (no dictionary)"
+    )
+    neural_batch_size: int = Field(512, ge=1, le=65536, description="patterns per forward pass")
 
     @model_validator(mode="after")
     def _torch_only(self) -> IndexingConfig:

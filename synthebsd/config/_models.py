@@ -14,13 +14,24 @@ from typing import Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from synthebsd.config._base import StrictModel, read_yaml_mapping, validated
+from synthebsd.config._datasets import AugmentConfig, DatasetConfig
+from synthebsd.config._indexing import IndexingConfig
+from synthebsd.config._patterns import DetectorConfig, MasterPatternConfig
+from synthebsd.config._scene import MicrostructureConfig
+from synthebsd.config._study import resolve_scene
 
 __all__ = [
+    "EvaluateConfig",
+    "EvaluationCase",
     "OrientationNetConfig",
     "PatternNormConfig",
     "SegmentationNetConfig",
     "TrainConfig",
+    "TrainDataConfig",
+    "TrainRunConfig",
+    "load_evaluate_config",
     "load_train_config",
+    "load_train_run_config",
 ]
 
 
@@ -165,3 +176,177 @@ def load_train_config(path: str | Path) -> TrainConfig:
         file and the field.
     """
     return validated(TrainConfig, read_yaml_mapping(path), f"training config {path}")
+
+
+class TrainDataConfig(StrictModel):
+    """Where the items of a training (or validation) run come from.
+
+    Exactly one of ``stream`` (a :class:`~synthebsd.config.DatasetConfig` rendered on the
+    fly, with ``seed``, on ``device``) or ``store`` (a folder written by ``synthebsd
+    generate``; a relative path is relative to the YAML file). A stream is read through a
+    seeded shuffle buffer of ``shuffle_buffer`` patterns (a scene's neighbouring points
+    are alike); a store is read in a seeded permutation.
+    """
+
+    stream: DatasetConfig | None = None
+    store: Path | None = None
+    seed: int = Field(0, ge=0, description="seed of the streamed data set")
+    augment: AugmentConfig | None = None
+    device: str = Field(
+        "cpu", pattern=r"^(cpu|cuda(:\d+)?)$", description="where a stream renders"
+    )
+    shuffle_buffer: int = Field(4096, ge=1, le=1_000_000, description="patterns (streams)")
+    max_patterns: int | None = Field(
+        None, ge=1, description="use at most this many items (validation sets)"
+    )
+
+    @model_validator(mode="after")
+    def _one_source(self) -> TrainDataConfig:
+        if (self.stream is None) == (self.store is None):
+            raise ValueError(
+                "give exactly one of 'stream' (a data-set config) or 'store' (a path)"
+            )
+        return self
+
+
+class TrainRunConfig(StrictModel):
+    """One ``synthebsd train`` run: the data, optional held-out data, and the training.
+
+    ``train.model_kwargs.input_shape_px`` defaults to the data's pattern shape.
+    """
+
+    data: TrainDataConfig
+    validation: TrainDataConfig | None = None
+    train: TrainConfig = TrainConfig()
+
+
+def load_train_run_config(path: str | Path) -> TrainRunConfig:
+    """Read and validate a YAML ``synthebsd train`` configuration.
+
+    Relative ``store`` paths are taken relative to the file's folder.
+
+    Raises
+    ------
+    ConfigError
+        If the file is missing, not YAML, or a value is invalid; the message names the
+        file and the field.
+    """
+    path = Path(path)
+    config = validated(TrainRunConfig, read_yaml_mapping(path), f"training run config {path}")
+    updates = {}
+    for name in ("data", "validation"):
+        part = getattr(config, name)
+        if part is not None and part.store is not None and not part.store.is_absolute():
+            updates[name] = part.model_copy(update={"store": path.parent / part.store})
+    return config.model_copy(update=updates)
+
+
+#: The held-out cell of the default evaluation: the demo's Cu | Li | LLZTO on 30 × 24
+#: points of 0.6 µm, layers thinned to fit (3 µm Cu, 9 µm Li), the electrolyte amorphous
+#: as in the default training (``synthebsd/models/default_train.yaml``).
+_HELD_OUT_CELL = {
+    "preset": "cu_li_llzto",
+    "shape_px": (30, 24),
+    "step_size_um": 0.6,
+    "collector": {"thickness_um": 3.0},
+    "metal": {"thickness_um": 9.0},
+    "pores": {"porosity": 0.06},
+    "electrolyte": {"amorphous": True},
+}
+
+
+def _default_cases() -> list[dict]:
+    cell = _HELD_OUT_CELL
+    big = {**cell, "metal": {"thickness_um": 9.0, "grains": {"mean_ecd_um": 7.0}},
+           "pores": {"porosity": 0.1, "mean_diameter_um": 3.5}}  # fmt: skip
+    # another preset's geometry (columnar Li of aspect 2.5, rough electrolyte interface,
+    # small electrolyte particles, untextured collector) with the demo cell's phases
+    other = {
+        "preset": "ss_li_lpscl",
+        "shape_px": (30, 24),
+        "step_size_um": 0.6,
+        "collector": {"phase": "Cu", "thickness_um": 3.0},
+        "metal": {"thickness_um": 9.0},
+        "electrolyte": {"phase": "LLZTO", "amorphous": True},
+    }
+    # in order of priority (the summary is written after every case)
+    return [
+        {"name": "cell_dose1000", "scene": cell, "seed": 101, "dose_counts": 1000.0},
+        {"name": "cell_dose50", "scene": cell, "seed": 101, "dose_counts": 50.0},
+        {"name": "ss_li_lpscl_geometry", "scene": other, "seed": 103, "dose_counts": 1000.0},
+        {
+            "name": "big_grains_pores",
+            "scene": big,
+            "seed": 102,
+            "dose_counts": 1000.0,
+            "pc_offset_bruker": (0.01, -0.01, 0.01),
+        },  # fmt: skip
+        {
+            "name": "cell_damage",
+            "scene": cell,
+            "seed": 101,
+            "dose_counts": 1000.0,
+            "damage": True,
+        },  # fmt: skip
+        {"name": "cell_dose200", "scene": cell, "seed": 101, "dose_counts": 200.0},
+    ]
+
+
+class EvaluationCase(StrictModel):
+    """One held-out map of ``synthebsd evaluate``: a scene, a seed, a dose, damage, a PC.
+
+    ``scene`` as in the study (a preset name or ``{preset: NAME, ...changes}``);
+    ``pc_offset_bruker`` moves the map-centre projection centre from the detector's.
+    """
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$", description="folder name of the case")
+    scene: MicrostructureConfig
+    seed: int = Field(ge=0, description="scene and noise seed (use seeds not trained on)")
+    dose_counts: float = Field(1000.0, gt=0.0, le=1e6, description="counts at background peak")
+    damage: bool = Field(False, description="beam damage during the scan")
+    pc_offset_bruker: tuple[float, float, float] = (0.0, 0.0, 0.0)
+
+    @field_validator("scene", mode="before")
+    @classmethod
+    def _scene(cls, v: Any) -> Any:
+        return resolve_scene(v)
+
+
+class EvaluateConfig(StrictModel):
+    """Held-out evaluation of an orientation checkpoint beside the classical methods.
+
+    Every case is one study (realistic forward model only) with the checkpoint's rows
+    (``neural``, ``neural_refined``) beside Hough and dictionary indexing + refinement,
+    on the same patterns. The defaults are held out from the default training
+    (``synthebsd/models/default_train.yaml``): other seeds, larger grains and pores, a
+    PC offset, another preset's geometry, doses 50-1,000 and beam damage.
+    """
+
+    cases: list[EvaluationCase] = Field(
+        default_factory=lambda: [EvaluationCase.model_validate(c) for c in _default_cases()],
+        min_length=1,
+    )
+    detector: DetectorConfig = DetectorConfig()
+    master_pattern: MasterPatternConfig = MasterPatternConfig()
+    indexing: IndexingConfig = IndexingConfig(kinematical_dictionary=False)
+    low_dose_counts: float = Field(
+        60.0, gt=0.0, description="cases at or below this dose are the 'low dose' goal rows"
+    )
+
+    @model_validator(mode="after")
+    def _unique(self) -> EvaluateConfig:
+        names = [c.name for c in self.cases]
+        if len(set(names)) != len(names):
+            raise ValueError(f"case names must be unique, got {names}")
+        return self
+
+
+def load_evaluate_config(path: str | Path) -> EvaluateConfig:
+    """Read and validate a YAML ``synthebsd evaluate`` configuration.
+
+    Raises
+    ------
+    ConfigError
+        If the file is missing, not YAML, or a value is invalid.
+    """
+    return validated(EvaluateConfig, read_yaml_mapping(path), f"evaluate config {path}")

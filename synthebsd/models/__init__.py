@@ -10,7 +10,8 @@
   disorientation loss for any point group (:func:`disorientation`), checkpoints
   (safetensors weights + JSON metadata, :func:`save_checkpoint`, :func:`load_checkpoint`),
   the training loop (:func:`train`) and inference to orix maps
-  (:func:`predict_orientations`, :func:`predict_regions`).
+  (:func:`predict_orientations`, :func:`predict_regions`);
+- the shipped default checkpoint for the demo cell (:func:`shipped_checkpoint`).
 
 Models consume the items of the dataset contract (``synthebsd.datasets``). Importing this
 package imports torch.
@@ -59,6 +60,12 @@ from synthebsd.models._rotation import (
     symmetry_operators,
     symmetry_table,
 )
+from synthebsd.models._shipped import (
+    DEFAULT_TRAIN_CONFIG,
+    SHIPPED_CHECKPOINT,
+    resolve_checkpoint,
+    shipped_checkpoint,
+)
 from synthebsd.models._tasks import (
     GRAIN_BOUNDARY,
     estimate_dose_counts,
@@ -72,6 +79,10 @@ from synthebsd.models._train import CLASS_NAMES, SHUFFLE_STREAM, resolve_device,
 
 __all__ = [
     "CHECKPOINT_FORMAT",
+    "DEFAULT_TRAIN_CONFIG",
+    "SHIPPED_CHECKPOINT",
+    "resolve_checkpoint",
+    "shipped_checkpoint",
     "CLASS_NAMES",
     "GRAIN_BOUNDARY",
     "REPRESENTATION_DIMS",

@@ -8,6 +8,7 @@ atomically.
 """
 
 from synthebsd.viz._benchmark import plot_insitu_series, plot_metric_bars, plot_metric_lines
+from synthebsd.viz._evaluation import plot_evaluation
 from synthebsd.viz._figure import colormap, new_figure, save_figure
 from synthebsd.viz._maps import (
     grain_boundary_segments,
@@ -43,6 +44,7 @@ __all__ = [
     "plot_error_curves",
     "plot_error_histogram",
     "plot_error_map",
+    "plot_evaluation",
     "plot_insitu_series",
     "plot_ipf_key",
     "plot_ipf_map",

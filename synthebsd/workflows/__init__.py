@@ -7,12 +7,16 @@
 - :func:`generate_dataset`, :func:`verify_dataset`, :func:`export_dataset_scene`: training
   data stores (``synthebsd generate``, ``verify``, ``export``).
 - :func:`predict_map`: a trained neural checkpoint on measured maps (``synthebsd predict``).
+- :func:`evaluate_checkpoint`: a checkpoint on held-out scenes beside the classical methods
+  (``synthebsd evaluate``).
+- :func:`train_run`: a neural model trained on streamed or stored data (``synthebsd train``).
 - :func:`run_benchmark`: every indexing method over a grid of dose, damage and model
   mismatch (``synthebsd benchmark``); :func:`run_insitu`: plating and stripping frames
   with accumulating beam damage, indexed by every method (``synthebsd insitu``).
 """
 
 from synthebsd.workflows._benchmark import point_study_config, run_benchmark, run_point
+from synthebsd.workflows._evaluate import evaluate_checkpoint, format_evaluation
 from synthebsd.workflows._export import export_dataset_scene
 from synthebsd.workflows._gallery import write_pattern_gallery
 from synthebsd.workflows._generate import generate_dataset
@@ -21,10 +25,13 @@ from synthebsd.workflows._insitu import run_insitu
 from synthebsd.workflows._predict import predict_map
 from synthebsd.workflows._scene import write_microstructure
 from synthebsd.workflows._study import format_summary, index_methods, run_study
+from synthebsd.workflows._train import build_training_data, train_run
 from synthebsd.workflows._verify import verify_dataset
 
 __all__ = [
     "detector_for_signal",
+    "evaluate_checkpoint",
+    "format_evaluation",
     "export_dataset_scene",
     "format_summary",
     "generate_dataset",
@@ -37,6 +44,8 @@ __all__ = [
     "run_insitu",
     "run_point",
     "run_study",
+    "build_training_data",
+    "train_run",
     "verify_dataset",
     "write_microstructure",
     "write_pattern_gallery",

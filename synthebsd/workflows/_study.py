@@ -10,7 +10,8 @@ mismatch is a number. :func:`run_study` writes into one folder:
   centre, the diffracting phase and point (a pore's floor), dose and mixing weights;
 - ``patterns.h5`` (realistic) and ``patterns_matched.h5``: noisy patterns (kikuchipy
   h5ebsd);
-- ``<method>.h5`` for ``hough``, ``dictionary``, ``refined`` (realistic),
+- ``<method>.h5`` for ``hough``, ``dictionary``, ``refined``, ``neural`` and
+  ``neural_refined`` (a trained checkpoint, ``IndexingConfig.neural_checkpoint``; realistic),
   ``*_kinematical`` (the kinematical shortcut, realistic) and ``*_matched``: orix maps;
 - ``summary.json``: per method the errors in degrees, success fractions, pores and
   electrolyte given an orientation, patterns per second, the forward and indexer models;
@@ -58,6 +59,7 @@ from synthebsd.viz import (
     plot_region_map,
 )
 from synthebsd.workflows._forward_models import IndexerModel, forward_model, indexer_model
+from synthebsd.workflows._study_neural import neural_rows
 
 __all__ = ["format_summary", "index_methods", "run_study"]
 
@@ -149,6 +151,7 @@ def run_study(
     timings["master_patterns_s"] = time.perf_counter() - t
 
     results: dict[str, tuple[IndexingResult, str, IndexerModel]] = {}
+    neural_info: dict | None = None
     for name, fm in forward.items():
         suffix = "" if name == "realistic" else f"_{name}"
         t = _stage(f"rendering {truth.size} patterns ({name} forward model)")
@@ -171,6 +174,10 @@ def run_study(
         for variant, im in indexers.items():
             for method, res in _index(patterns, im, config, truth, variant == "").items():
                 results[f"{method}{variant}{suffix}"] = (res, name, im)
+        if name == "realistic":  # the network on the same patterns, raw counts
+            raw = load_patterns(out / "patterns.h5", lazy=True)
+            rows, neural_info = neural_rows(raw, patterns, index_models[""], config, truth)
+            results |= {method: (res, name, index_models[""]) for method, res in rows.items()}
 
     t = _stage("errors and figures")
     methods = {}
@@ -228,6 +235,7 @@ def run_study(
             "pc_calibration_error": im.pc_error.tolist(),
         },
         "methods": methods,
+        "neural": neural_info,
         "timings": timings,
     }
     save_json(summary, out / "summary.json")

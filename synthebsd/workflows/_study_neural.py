@@ -1,0 +1,159 @@
+"""The study's neural rows: a trained orientation checkpoint beside the classical methods.
+
+:func:`neural_rows` runs the checkpoint of ``IndexingConfig.neural_checkpoint`` on the raw
+realistic patterns (the networks normalise counts themselves) and, with
+``neural_refine``, refines its orientations on the indexer's model exactly as the
+dictionary's are refined (:func:`~synthebsd.analyze.refine_orientations`, no
+dictionary). Both come back as :class:`~synthebsd.analyze.IndexingResult` maps in the
+indexer's phase list, to be scored by the same :func:`~synthebsd.analyze.indexing_summary`.
+A checkpoint that is missing, corrupt, of another task, or whose detector or phases do
+not fit the study is skipped: the reason goes into the summary, the study goes on.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from typing import TYPE_CHECKING
+
+import numpy as np
+from orix.crystal_map import CrystalMap
+
+from synthebsd.analyze import IndexingResult, refine_orientations
+
+if TYPE_CHECKING:
+    from synthebsd.config import StudyConfig
+    from synthebsd.workflows._forward_models import IndexerModel
+
+__all__ = ["load_study_checkpoint", "neural_rows"]
+
+
+def load_study_checkpoint(value: str, im: IndexerModel, device: str = "cpu"):
+    """Load a checkpoint and check that it fits the indexer's detector and phases.
+
+    Returns
+    -------
+    checkpoint, warnings
+        The :class:`~synthebsd.models.Checkpoint` and the messages of the
+        projection-centre range warnings (the indexer's PC outside the trained range).
+
+    Raises
+    ------
+    FileNotFoundError
+        If there is no such checkpoint (or none is shipped).
+    ValueError
+        If it is corrupt, not an orientation model, or its pattern shape, tilts or
+        phases do not fit (every candidate phase must be one of the checkpoint's).
+    """
+    from synthebsd import models  # lazy: torch
+
+    path = models.resolve_checkpoint(value)
+    ck = models.load_checkpoint(path, device=device)
+    if ck.task != "orientation":
+        raise models.IncompatibleInputError(
+            f"{path} is a {ck.task} checkpoint; the study's neural rows need an orientation one"
+        )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", models.OutsideTrainingRangeWarning)
+        ck.check_detector(im.detector)
+    messages = [
+        str(w.message)
+        for w in caught
+        if issubclass(w.category, models.OutsideTrainingRangeWarning)
+    ]
+    have = set(ck.phase_names.values())
+    missing = [name for name in im.phase_names if name not in have]
+    if missing:
+        raise models.IncompatibleInputError(
+            f"{path} was trained on phases {sorted(have)}, not on the candidate phase(s) {missing}"
+        )
+    return ck, messages
+
+
+def _in_indexer_phases(xmap: CrystalMap, im: IndexerModel, like: CrystalMap) -> CrystalMap:
+    """The network's map with phase ids of the indexer's phase list (by name); points of
+    a phase the indexer does not have (e.g. the electrolyte) become not indexed."""
+    ids = {ph.name: pid for pid, ph in im.phase_list if pid >= 0}
+    names = {pid: ph.name for pid, ph in xmap.phases if pid >= 0}
+    phase_id = np.full(xmap.size, -1)
+    for pid, name in names.items():
+        if name in ids:
+            phase_id[xmap.phase_id == pid] = ids[name]
+    return CrystalMap(
+        rotations=xmap.rotations,
+        phase_id=phase_id,
+        phase_list=im.phase_list.deepcopy(),
+        prop={k: np.asarray(v) for k, v in xmap.prop.items()},
+        x=like.x,
+        y=like.y,
+        scan_unit=like.scan_unit,
+    )
+
+
+def neural_rows(
+    raw_patterns, patterns, im: IndexerModel, config: StudyConfig, truth: CrystalMap
+) -> tuple[dict[str, IndexingResult], dict]:
+    """The ``neural`` and ``neural_refined`` results, and what the summary says of them.
+
+    Parameters
+    ----------
+    raw_patterns
+        The realistic patterns as rendered (counts; kikuchipy signal, lazy is fine).
+    patterns
+        The same patterns as the classical methods get them (preprocessed), for the
+        refinement.
+    im
+        The indexer model (candidate phases, master patterns, PC).
+    config
+        The study configuration (``indexing.neural_*`` and the refinement settings).
+    truth
+        The ground truth (its grid is the maps').
+
+    Returns
+    -------
+    results, info
+        ``{"neural": ..., "neural_refined": ...}`` (empty when skipped or switched off)
+        and ``{"checkpoint", "skipped", "warnings"}`` for ``summary.json``.
+    """
+    cfg = config.indexing
+    info: dict = {"checkpoint": cfg.neural_checkpoint, "skipped": None, "warnings": []}
+    if cfg.neural_checkpoint is None:
+        info["skipped"] = "indexing.neural_checkpoint is None"
+        return {}, info
+    from synthebsd import models  # lazy: torch
+
+    try:
+        ck, info["warnings"] = load_study_checkpoint(cfg.neural_checkpoint, im, cfg.device)
+    except (FileNotFoundError, ValueError) as e:  # CheckpointError, IncompatibleInputError
+        info["skipped"] = " ".join(str(e).split())
+        print(f"[synthebsd] neural rows skipped: {info['skipped']}", flush=True)
+        return {}, info
+    info["checkpoint"] = str(ck.path)
+    info["model"] = ck.metadata["model"]["name"]
+    info["weights_sha256"] = ck.metadata.get("weights_sha256")
+    print(f"[synthebsd] neural indexing ({info['model']}) ...", flush=True)
+    t0 = time.perf_counter()
+    xmap = models.predict_orientations(
+        ck, raw_patterns, like=truth, batch_size=cfg.neural_batch_size, device=cfg.device
+    )
+    seconds = time.perf_counter() - t0
+    neural = IndexingResult(_in_indexer_phases(xmap, im, truth), seconds, xmap.size)
+    out = {"neural": neural}
+    if cfg.neural_refine:
+        print(f"[synthebsd] refinement from the network ({cfg.backend}) ...", flush=True)
+        refined = refine_orientations(
+            patterns,
+            neural.xmap,
+            im.master_patterns,
+            im.detector,
+            config.detector.energy_kv,
+            cfg.refine_trust_region_deg,
+            cfg.refine_initial_step_deg,
+            cfg.refine_pseudo_symmetry,
+            **cfg.refine_kwargs(),
+        )
+        refined.timings = {"neural_s": seconds, "refine_s": refined.seconds}
+        refined.seconds += seconds  # the pipeline's time: network, then refinement
+        refined.n_patterns = neural.n_patterns  # its rate: every pattern went through it
+        out["neural_refined"] = refined
+    return out, info

@@ -1,0 +1,120 @@
+"""``synthebsd evaluate``: a tiny checkpoint on a tiny held-out set; the numbers it reports
+are computed again here from the maps it wrote."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from synthebsd.analyze import indexing_summary, orientation_error_map
+from synthebsd.cli import app
+from synthebsd.conventions import Region
+from synthebsd.io import load_crystal_map
+
+
+@pytest.fixture(scope="module")
+def evaluated(trained, tmp_path_factory, make_cell_config, mp_config, cache_dir, master_patterns):
+    """Two held-out 10 × 12 cells (another seed and pore size; two doses) → evaluate."""
+    cell = make_cell_config(shape_px=(10, 12), collector_um=1.5, metal_um=3.0, porosity=0.15,
+                            pore_diameter_um=1.8).model_dump(mode="json")  # fmt: skip
+    config = {
+        "cases": [
+            {"name": "a_dose1000", "scene": cell, "seed": 21, "dose_counts": 1000.0},
+            {
+                "name": "b_dose100",
+                "scene": cell,
+                "seed": 22,
+                "dose_counts": 100.0,
+                "damage": True,
+            },  # fmt: skip
+        ],
+        "master_pattern": mp_config.model_dump(mode="json"),
+        "indexing": {"dictionary_resolution_deg": 5.0, "kinematical_dictionary": False},
+        "low_dose_counts": 150.0,
+    }
+    out = tmp_path_factory.mktemp("evaluate")
+    path = out / "evaluate.yaml"
+    path.write_text(yaml.safe_dump(config))
+    args = ["evaluate", str(trained["checkpoint"]), "--out", str(out / "run"),
+            "--config", str(path), "--cache-dir", str(cache_dir)]  # fmt: skip
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "neural_refined" in result.output and "pore IoU" in result.output
+    return out / "run", json.loads((out / "run" / "summary.json").read_text())
+
+
+def test_outputs_and_one_table(evaluated):
+    out, summary = evaluated
+    for name in ("summary.json", "evaluation.png", "calibration.png", "config.yaml"):
+        assert (out / name).is_file(), name
+    methods = ["hough", "dictionary", "refined", "neural", "neural_refined"]
+    assert summary["methods"] == methods
+    assert [(r["case"], r["method"]) for r in summary["table"]] == [
+        (c, m) for c in ("a_dose1000", "b_dose100") for m in methods
+    ]
+    for case in ("a_dose1000", "b_dose100"):
+        for name in ("patterns.h5", "truth.h5", "neural.h5", "neural_refined.h5", "refined.h5"):
+            assert (out / case / name).is_file(), (case, name)
+    goals = {g["goal"]: g for g in summary["goals"]}
+    low = goals["within 2 deg at <= 150 counts (neural)"]
+    row = [r for r in summary["table"] if r["case"] == "b_dose100" and r["method"] == "neural"]
+    assert low["reached"] == pytest.approx(row[0]["fraction_within_2deg"])
+
+
+def test_numbers_recomputed_from_the_files(evaluated):
+    out, summary = evaluated
+    for row in summary["table"]:
+        case = out / row["case"]
+        truth = load_crystal_map(case / "truth.h5")
+        xmap = load_crystal_map(case / f"{row['method']}.h5")
+        s = indexing_summary(truth, xmap, None, ["Li", "Cu"])
+        for key in ("median_error_deg", "p95_error_deg", "fraction_within_2deg",
+                    "fraction_within_5deg", "fraction_not_indexed"):  # fmt: skip
+            assert row[key] == pytest.approx(s[key], nan_ok=True), (
+                row["case"],
+                row["method"],
+                key,
+            )
+        region = np.asarray(truth.prop["region"]).astype(int)
+        pore = region == Region.PORE
+        if row["method"].startswith("neural"):
+            predicted = np.asarray(xmap.prop["region"]).astype(int)
+            assert row["class_accuracy"] == pytest.approx(np.mean(predicted == region))
+            flagged = predicted == Region.PORE
+        else:
+            assert row["class_accuracy"] is None
+            flagged = xmap.phase_id < 0
+        union = (flagged | pore).sum()
+        iou = (flagged & pore).sum() / union if union else None
+        assert row["pore_iou"] == pytest.approx(iou)
+        if row["method"] == "neural":
+            err = orientation_error_map(truth, xmap)
+            unc = np.asarray(xmap.prop["uncertainty_deg"])
+            confident = (truth.phase_id >= 0) & (xmap.phase_id >= 0) & (unc < 2.0)
+            expected = (
+                np.mean(np.nan_to_num(err[confident], nan=180) < 2) if confident.any() else None
+            )
+            assert row["fraction_within_2deg_of_predicted_below_2deg"] == pytest.approx(expected)
+    # pooled speed: all patterns over all seconds, per method
+    for method, pooled in summary["pooled"].items():
+        rows = [r for r in summary["table"] if r["method"] == method]
+        expected = sum(r["n_patterns"] for r in rows) / sum(r["seconds"] for r in rows)
+        assert pooled["patterns_per_second"] == pytest.approx(expected)
+        n = np.array([r["n_indexable"] for r in rows], dtype=float)
+        v = np.array([r["fraction_within_5deg"] for r in rows], dtype=float)
+        assert pooled["fraction_within_5deg"] == pytest.approx((n * v).sum() / n.sum())
+
+
+def test_unusable_checkpoints_fail_clearly(tmp_path, trained):
+    missing = CliRunner().invoke(app, ["evaluate", str(tmp_path / "x.safetensors"), "--out",
+                                       str(tmp_path / "o")])  # fmt: skip
+    assert missing.exit_code == 2 and "No checkpoint file" in missing.output
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(trained["checkpoint"].read_bytes()[:-64])
+    result = CliRunner().invoke(app, ["evaluate", str(bad), "--out", str(tmp_path / "o")])
+    assert result.exit_code == 2 and "truncated" in result.output
+    assert not (tmp_path / "o").exists()

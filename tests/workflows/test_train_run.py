@@ -1,0 +1,184 @@
+"""``synthebsd train``: a tiny run on the stream and on a store, resumed to the same weights."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+import yaml
+from safetensors.torch import load_file
+from typer.testing import CliRunner
+
+from synthebsd.cli import app
+from synthebsd.config import (
+    ConfigError,
+    DatasetConfig,
+    MasterPatternConfig,
+    TrainRunConfig,
+    load_train_run_config,
+)
+
+MP = MasterPatternConfig(engine="kinematical", half_size_px=150)
+DOSE = (100.0, 1000.0)
+
+
+@pytest.fixture(scope="module")
+def data_config(make_cell_config, cache_dir):
+    """Two 12 × 16 scenes of 32 × 32 kinematical patterns, doses 100-1,000 counts."""
+    from synthebsd.phases import get_phase
+    from synthebsd.simulate import get_master_pattern
+
+    for name in ("Li", "Cu"):
+        get_master_pattern(get_phase(name), 20.0, MP, cache_dir)
+    cell = {"collector_um": 1.5, "metal_um": 3.0, "porosity": 0.1}
+    scene = make_cell_config(shape_px=(12, 16), **cell).model_dump(mode="json")
+    return DatasetConfig.model_validate(
+        {
+            "scenes": [{"scene": scene, "vary": {"pores.porosity": {"uniform": [0.0, 0.2]}}}],
+            "n_scenes": 2,
+            "rows_per_chunk": 4,
+            "detector": {"shape_px": (32, 32)},
+            "master_pattern": MP.model_dump(),
+            "vary": {"patterns.dose_counts": {"log_uniform": list(DOSE)}},
+            "pc_jitter_bruker": (0.005, 0.005, 0.005),
+        }
+    )
+
+
+def _run_file(path, data, steps=24, **data_changes):
+    run = {
+        "data": {"stream": data.model_dump(mode="json"), "seed": 1, "shuffle_buffer": 100}
+        | data_changes,
+        "validation": {
+            "stream": data.model_dump(mode="json") | {"n_scenes": 1},
+            "seed": 9,
+            "max_patterns": 64,
+        },
+        "train": {
+            "model": "orientation_cnn_tiny",
+            "steps": steps,
+            "batch_size": 16,
+            "warmup_steps": 4,
+            "checkpoint_every_steps": 6,
+            "log_every_steps": 4,
+            "device": "cpu",
+            "num_threads": 1,
+        },
+    }
+    path.write_text(yaml.safe_dump(run))
+    return path
+
+
+def _train(config, out, cache, *extra):
+    args = ["train", str(config), "--out", str(out), "--cache-dir", str(cache), *extra]
+    return CliRunner().invoke(app, args)
+
+
+def test_train_on_the_stream_writes_everything_and_resumes_to_the_same_weights(
+    tmp_path, data_config, cache_dir
+):
+    from synthebsd.models import load_checkpoint, predict_orientations
+
+    config = _run_file(tmp_path / "run.yaml", data_config)
+    full = _train(config, tmp_path / "full", cache_dir)
+    assert full.exit_code == 0, full.output
+    assert "24/24 steps, complete" in full.output and "patterns/s" in full.output
+    out = tmp_path / "full"
+    for name in (
+        "model.safetensors",
+        "last.safetensors",
+        "last_state.pt",
+        "history.json",
+        "metrics.json",
+        "learning_curves.png",
+        "config.yaml",
+        "summary.json",
+    ):
+        assert (out / name).is_file(), name
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["complete"] and summary["steps_done"] == 24
+    assert summary["median_patterns_per_second"] > 0
+    metrics = json.loads((out / "metrics.json").read_text())["validation"]
+    assert metrics["n_points"] == 64  # the held-out stream, cut at max_patterns
+    history = json.loads((out / "history.json").read_text())
+    assert [h["step"] for h in history if "loss" in h] == [4, 8, 12, 16, 20, 24]
+    # config.yaml re-runs the same training; the input shape came from the data
+    again = load_train_run_config(out / "config.yaml")
+    assert again.train.model_kwargs["input_shape_px"] == [32, 32]
+
+    ck = load_checkpoint(out / "model.safetensors")
+    assert ck.detector_shape == (32, 32)
+    assert ck.phase_names == {0: "Li", 1: "Cu"}
+    assert ck.metadata["forward_model_key"][0]["engine"] == "kinematical"
+    cov = ck.metadata["coverage"]
+    # the dose estimate from the patterns lies near the drawn doses (damage is off)
+    assert 0.5 * DOSE[0] < cov["dose_counts_min"] < cov["dose_counts_max"] < 2 * DOSE[1]
+    # 24 steps of 16 = the 384 patterns of the two scenes once: the recorded PC range is
+    # that of their indexable points, read from the stream itself
+    from synthebsd.datasets import SyntheticPatternDataset
+
+    pcs = np.array(
+        [it["pc"].numpy() for it in SyntheticPatternDataset(data_config, 1) if it["phase_id"] >= 0]
+    )
+    assert np.allclose(cov["pc_bruker_min"], pcs.min(axis=0), atol=1e-6)
+    assert np.allclose(cov["pc_bruker_max"], pcs.max(axis=0), atol=1e-6)
+    xmap = predict_orientations(ck, np.zeros((3, 32, 32)) + 50.0)
+    assert xmap.size == 3
+
+    # interrupted after 10 steps (checkpoint at 6), then the same command again
+    part = _train(config, tmp_path / "part", cache_dir, "--stop-after", "10")
+    assert part.exit_code == 0 and "10/24 steps, interrupted" in part.output
+    assert not (tmp_path / "part" / "model.safetensors").exists()
+    rest = _train(config, tmp_path / "part", cache_dir)
+    assert rest.exit_code == 0 and "24/24 steps, complete" in rest.output
+    a = load_file(str(out / "model.safetensors"))
+    b = load_file(str(tmp_path / "part" / "model.safetensors"))
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_train_on_a_store(tmp_path, data_config, cache_dir):
+    from synthebsd.models import load_checkpoint
+    from synthebsd.workflows import generate_dataset
+
+    store = tmp_path / "store.zarr"
+    generate_dataset(data_config, store, seed=2, scheduler="synchronous", cache_dir=cache_dir,
+                     progress=False)  # fmt: skip
+    run = tmp_path / "run.yaml"
+    run.write_text(
+        yaml.safe_dump(
+            {
+                "data": {"store": "store.zarr"},  # relative to the run file
+                "validation": {"store": "store.zarr", "max_patterns": 32},
+                "train": {"model": "orientation_cnn_tiny", "steps": 8, "batch_size": 16,
+                          "warmup_steps": 2, "device": "cpu", "num_threads": 1},
+            }
+        )
+    )  # fmt: skip
+    result = _train(run, tmp_path / "out", cache_dir, "--steps", "6")
+    assert result.exit_code == 0, result.output
+    assert "6/6 steps, complete" in result.output
+    metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())["validation"]
+    assert metrics["n_points"] == 32
+    assert load_checkpoint(tmp_path / "out" / "model.safetensors").detector_shape == (32, 32)
+
+
+def test_bad_run_configs_are_refused_with_the_field(tmp_path, data_config, cache_dir):
+    with pytest.raises(ValueError, match="exactly one of 'stream'"):
+        TrainRunConfig.model_validate({"data": {"seed": 0}})
+    path = _run_file(tmp_path / "bad.yaml", data_config)
+    bad = yaml.safe_load(path.read_text())
+    bad["train"]["steps"] = 0
+    path.write_text(yaml.safe_dump(bad))
+    with pytest.raises(ConfigError, match="train.steps"):
+        load_train_run_config(path)
+    result = _train(path, tmp_path / "out", cache_dir)
+    assert result.exit_code == 2 and "train.steps" in result.output
+    assert not (tmp_path / "out").exists()
+    shape = _run_file(tmp_path / "shape.yaml", data_config)
+    run = yaml.safe_load(shape.read_text())
+    run["train"]["model_kwargs"] = {"input_shape_px": [60, 60]}
+    shape.write_text(yaml.safe_dump(run))
+    result = _train(shape, tmp_path / "out2", cache_dir)
+    assert result.exit_code == 2 and "input_shape_px is (60, 60)" in result.output
