@@ -86,6 +86,8 @@ def test_summary_matches_truth(study_dir):
         "hough_matched",
         "dictionary_matched",
         "refined_matched",
+        "neural",  # the shipped checkpoint (IndexingConfig.neural_checkpoint default)
+        "neural_refined",
     }
     for name, m in methods.items():
         assert m["forward_model"] == ("matched" if name.endswith("_matched") else "realistic")
