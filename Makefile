@@ -21,7 +21,7 @@ demo: $(STAMP)
 	$(VENV)/bin/synthebsd demo --out $(OUT) --seed $(SEED)
 
 test: $(STAMP)
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q --durations=15
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check synthebsd tests benchmarks
