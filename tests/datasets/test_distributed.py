@@ -24,6 +24,8 @@ def test_local_cluster_store_equals_single_process(make_dataset_config, dataset_
         n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
     ) as cluster:
         with Client(cluster) as client:
+            # Worker processes may register late on a loaded machine.
+            client.wait_for_workers(2, timeout=300)
             assert len(client.scheduler_info()["workers"]) == 2
         on_dask = tmp_path / "dask.zarr"
         summary = generate_store(

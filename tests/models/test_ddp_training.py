@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import os
+import json
+import pickle
 import socket
-import time
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 import torch
-import torch.multiprocessing as mp
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 
 from synthebsd.models._train import _EpochSampler
 
@@ -26,14 +27,22 @@ def test_ranks_split_each_epoch_into_disjoint_halves():
     assert _EpochSampler(10, 3, 1, 4, 0, 1).indices == one[4:]  # resume skips
 
 
-class _ArrayItems(torch.utils.data.Dataset):
-    """Items held as NumPy arrays: they pickle plainly to the spawned processes (tensors
-    would travel as shared-memory file descriptors, which can deadlock a busy spawn)."""
+# The two ranks are spawned from a fresh interpreter, not from pytest's process: a spawn
+# from a process that already ran dask clusters and DataLoader workers blocked writing the
+# child's start-up data into a pipe (seen in a full-suite run), where no in-process guard
+# can fire. subprocess.run's timeout always can.
+_SCRIPT = """
+import os, pickle, sys
 
-    def __init__(self, dataset, n):
-        keys = ("pattern", "quaternion", "phase_id", "region", "pc")
-        self.arrays = {k: np.stack([dataset[i][k].numpy() for i in range(n)]) for k in keys}
-        self.phase_names = dataset.phase_names
+import numpy as np
+import torch
+import torch.multiprocessing as mp
+from safetensors.torch import save_file
+
+
+class ArrayItems(torch.utils.data.Dataset):
+    def __init__(self, arrays, phase_names):
+        self.arrays, self.phase_names = arrays, phase_names
 
     def __len__(self):
         return len(self.arrays["pattern"])
@@ -42,25 +51,27 @@ class _ArrayItems(torch.utils.data.Dataset):
         return {k: torch.as_tensor(v[i]) for k, v in self.arrays.items()}
 
 
-def _worker(rank, world, port, dataset, out, config):
-    os.environ.update(
-        {
-            "RANK": str(rank),
-            "WORLD_SIZE": str(world),
-            "LOCAL_RANK": str(rank),
-            "MASTER_ADDR": "127.0.0.1",
-            "MASTER_PORT": str(port),
-        }  # fmt: skip
-    )
+def worker(rank, world, port, arrays, phase_names, out, config):
+    os.environ.update({"RANK": str(rank), "WORLD_SIZE": str(world), "LOCAL_RANK": str(rank),
+                       "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port)})
     import torch.distributed as dist
 
     from synthebsd.models import train
 
     torch.set_num_threads(1)
-    result = train(config, dataset, out, phase_names=dataset.phase_names, progress=False)
+    dataset = ArrayItems(arrays, phase_names)
+    result = train(config, dataset, out, phase_names=phase_names, progress=False)
     weights = {k: v.contiguous() for k, v in result["model"].state_dict().items()}
     save_file(weights, f"{out}/rank{rank}.safetensors")
     dist.destroy_process_group()
+
+
+if __name__ == "__main__":
+    with open(sys.argv[1], "rb") as f:
+        job = pickle.load(f)
+    mp.spawn(worker, args=(2, job["port"], job["arrays"], job["phase_names"], job["out"],
+                           job["config"]), nprocs=2, join=True)
+"""
 
 
 def test_two_process_ddp_keeps_ranks_identical(pattern_dataset, tmp_path, tiny_config):
@@ -68,24 +79,38 @@ def test_two_process_ddp_keeps_ranks_identical(pattern_dataset, tmp_path, tiny_c
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     config = tiny_config(steps=6, batch_size=8, log_every_steps=3, model_kwargs={"norm": "none"})
-    ctx = mp.spawn(
-        _worker,
-        args=(2, port, _ArrayItems(pattern_dataset, 64), str(tmp_path), config),
-        nprocs=2,
-        join=False,
+    keys = ("pattern", "quaternion", "phase_id", "region", "pc")
+    arrays = {k: np.stack([pattern_dataset[i][k].numpy() for i in range(64)]) for k in keys}
+    job = tmp_path / "job.pkl"
+    job.write_bytes(
+        pickle.dumps(
+            {
+                "port": port,
+                "arrays": arrays,
+                "phase_names": pattern_dataset.phase_names,
+                "out": str(tmp_path),
+                "config": config,
+            }
+        )
     )
-    deadline = time.monotonic() + 300  # a stuck rendezvous must fail, not hang the suite
-    while not ctx.join(timeout=5):
-        if time.monotonic() > deadline:
-            for p in ctx.processes:
-                p.terminate()
-            pytest.fail("the two DDP processes did not finish within 300 s")
+    script = tmp_path / "ddp_job.py"
+    script.write_text(_SCRIPT)
+    try:
+        run = subprocess.run(
+            [sys.executable, str(script), str(job)],
+            capture_output=True,
+            text=True,
+            timeout=300,  # a stuck rendezvous must fail, not hang the suite
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail("the two DDP processes did not finish within 300 s")
+    assert run.returncode == 0, run.stderr[-3000:]
     w0 = load_file(str(tmp_path / "rank0.safetensors"))
     w1 = load_file(str(tmp_path / "rank1.safetensors"))
     assert all(torch.equal(w0[k], w1[k]) for k in w0)
     saved = load_file(str(tmp_path / "model.safetensors"))
     assert all(torch.equal(saved[k], w0[k]) for k in w0)
-    history = __import__("json").loads((tmp_path / "history.json").read_text())
+    history = json.loads((tmp_path / "history.json").read_text())
     # Two ranks × 8 patterns per step.
     assert [h["step"] for h in history] == [3, 6]
     assert np.isfinite([h["loss"] for h in history]).all()
