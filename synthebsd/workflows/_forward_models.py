@@ -90,6 +90,7 @@ def indexer_model(
     engine: str | None = None,
     exact_pc: bool = False,
     cache_dir: str | Path | None = None,
+    candidates_only: bool = False,
 ) -> IndexerModel:
     """The indexer's model for a study's map.
 
@@ -106,19 +107,24 @@ def indexer_model(
         Use the nominal projection centre without calibration error (matched model).
     cache_dir
         Master-pattern cache folder.
+    candidates_only
+        Make master patterns of the candidate phases only (``raw`` then lacks the other
+        phases of the map, so the model cannot serve as the matched forward model).
     """
     engine = engine or config.indexer.engine or config.master_pattern.engine
     energy = config.detector.energy_kv
     tilt = config.detector.sample_tilt_deg
     phases = _crystalline(truth)
-    raw, keys = {}, {}
-    for pid, phase in phases.items():
-        mp_config = _indexer_master_pattern_config(config, phase, engine)
-        raw[pid] = get_master_pattern(phase, energy, mp_config, cache_dir, tilt)
-        keys[phase.name] = master_pattern_key(phase, energy, mp_config, tilt)
     candidates = [PHASE_IDS["metal"], PHASE_IDS["collector"]]
     if config.indexing.electrolyte_candidate:
         candidates.append(PHASE_IDS["electrolyte"])
+    raw, keys = {}, {}
+    for pid, phase in phases.items():
+        if candidates_only and pid not in candidates:
+            continue
+        mp_config = _indexer_master_pattern_config(config, phase, engine)
+        raw[pid] = get_master_pattern(phase, energy, mp_config, cache_dir, tilt)
+        keys[phase.name] = master_pattern_key(phase, energy, mp_config, tilt)
     ids = [pid for pid in candidates if pid in phases]
     detector = make_detector(config.detector)
     if config.indexing.smooth_master_pattern:

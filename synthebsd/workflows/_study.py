@@ -141,7 +141,7 @@ def run_study(
         and (config.indexer.engine or config.master_pattern.engine) != "kinematical"
     ):
         index_models["_kinematical"] = indexer_model(
-            config, truth, "kinematical", cache_dir=cache_dir
+            config, truth, "kinematical", cache_dir=cache_dir, candidates_only=True
         )
     exact = indexer_model(config, truth, exact_pc=True, cache_dir=cache_dir)
     forward = {
