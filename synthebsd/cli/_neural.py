@@ -1,0 +1,91 @@
+"""Commands of the neural side: training and held-out evaluation.
+
+Each command imports what it needs when it runs (``# lazy``): see :mod:`synthebsd.cli`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from synthebsd.cli._errors import exit_on_user_error
+
+__all__ = ["train", "evaluate"]
+
+
+def train(
+    config: Path = typer.Argument(..., help="training run YAML (synthebsd.config.TrainRunConfig)"),
+    out: Path = typer.Option(..., "--out", help="output folder (a run there is resumed)"),
+    steps: int | None = typer.Option(None, "--steps", min=1, help="override train.steps"),
+    resume: bool = typer.Option(
+        True, "--resume/--no-resume", help="continue an interrupted run in --out"
+    ),
+    stop_after: int | None = typer.Option(
+        None, "--stop-after", min=1, help="stop (resumably) after this many steps"
+    ),
+    device: str | None = typer.Option(None, "--device", help="auto, cpu or cuda"),
+    cache_dir: Path | None = typer.Option(None, "--cache-dir", help="master-pattern cache folder"),
+) -> None:
+    """Train a registered model on an on-the-fly stream or a stored set.
+
+    Shows loss, patterns/s and ETA; writes model.safetensors, last.safetensors +
+    last_state.pt (run the same command again to resume), history.json, metrics.json,
+    learning_curves.png, config.yaml and summary.json to --out. Under torchrun it trains
+    with DDP.
+    """
+    # lazy: see synthebsd.cli
+    from synthebsd.config import load_train_run_config
+    from synthebsd.workflows import train_run
+
+    with exit_on_user_error():
+        cfg = load_train_run_config(config)
+        changes = {k: v for k, v in (("steps", steps), ("device", device)) if v is not None}
+        if changes:
+            cfg = cfg.model_copy(
+                update={"train": cfg.train.model_validate(cfg.train.model_dump() | changes)}
+            )
+        summary = train_run(
+            cfg, out, resume=resume, stop_after_steps=stop_after, cache_dir=cache_dir
+        )
+    state = "complete" if summary["complete"] else "interrupted (resumable)"
+    rate = summary["median_patterns_per_second"]
+    typer.echo(
+        f"{summary['model']}: {summary['steps_done']}/{summary['steps']} steps, {state}, "
+        f"{summary['seconds_this_call']:.0f} s" + (f", {rate:.0f} patterns/s" if rate else "")
+    )
+    if summary["validation"]:
+        v = summary["validation"]
+        typer.echo(
+            f"held-out: median {v.get('median_error_deg')} deg, within 5 deg "
+            f"{v.get('fraction_within_5deg')}, class accuracy {v.get('class_accuracy')}"
+        )
+    typer.echo(f"Outputs written to {out.resolve()}")
+
+
+def evaluate(
+    checkpoint: str = typer.Argument(
+        ..., help="orientation checkpoint (.safetensors) or 'shipped'"
+    ),
+    out: Path = typer.Option(..., "--out", help="output folder"),
+    config: Path | None = typer.Option(
+        None, "--config", help="YAML evaluate config (held-out cases); default: the built-in"
+    ),
+    cache_dir: Path | None = typer.Option(None, "--cache-dir", help="master-pattern cache folder"),
+) -> None:
+    """Score a checkpoint on held-out scenes beside Hough and dictionary + refinement.
+
+    One study per case (other seeds, grain and pore sizes, another preset's geometry,
+    several doses, beam damage) in --out/CASE/, then summary.json (one table: every case
+    and method, pooled rows, the goals reached), evaluation.png and calibration.png.
+    """
+    # lazy: see synthebsd.cli
+    from synthebsd.config import load_evaluate_config
+    from synthebsd.workflows import evaluate_checkpoint, format_evaluation
+
+    with exit_on_user_error():
+        cfg = load_evaluate_config(config) if config is not None else None
+        summary = evaluate_checkpoint(checkpoint, out, cfg, cache_dir)
+    typer.echo("")
+    typer.echo(format_evaluation(summary))
+    typer.echo(f"\nOutputs written to {out.resolve()}")
