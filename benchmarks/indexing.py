@@ -41,42 +41,14 @@ import json
 import os
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
 import numpy as np
 
+from synthebsd.workflows import PeakMemory
+
 ENERGY_KV = 20.0
-
-
-def _rss_bytes() -> int:
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-
-
-class _PeakRSS:
-    """Sample the resident set size every ``interval_s`` in a thread; keep the maximum."""
-
-    def __init__(self, interval_s: float = 0.01) -> None:
-        self.interval_s = interval_s
-        self.start = _rss_bytes()
-        self.peak = self.start
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self.peak = max(self.peak, _rss_bytes())
-            time.sleep(self.interval_s)
-
-    def __enter__(self) -> _PeakRSS:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._thread.join()
 
 
 @contextlib.contextmanager
@@ -372,7 +344,7 @@ def bench_spherical(args) -> dict:
     truth = random_rotations(args.spherical, np.random.default_rng(args.seed + 7))
     patterns = preprocess_patterns(EBSD(_patterns(mps["Li"], truth, detector, args.seed + 8)))
     master, det = _de_ebsd(li, detector)
-    with _PeakRSS() as rss:
+    with PeakMemory(interval_s=0.01) as rss:
         t = time.perf_counter()
         indexer = SphericalIndexer(master, det, bandwidth=args.bandwidth, device="cpu")
         t_build = time.perf_counter() - t
@@ -386,7 +358,7 @@ def bench_spherical(args) -> dict:
         truth.size,
         _errors(truth, rot, li.phase),
         build_s=t_build,
-        peak_rss_above_start_gib=(rss.peak - rss.start) / 2**30,
+        peak_rss_above_start_gib=rss.peak_gib - rss.start_gib,
     )
     print(
         f"      build {t_build:.1f} s, peak memory {row['peak_rss_above_start_gib']:.2f} GiB "

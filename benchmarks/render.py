@@ -37,11 +37,12 @@ import argparse
 import os
 import statistics
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 import numpy as np
+
+from synthebsd.workflows import PeakMemory
 
 
 def _load(phase: str, half_size: int):
@@ -51,36 +52,6 @@ def _load(phase: str, half_size: int):
 
     config = MasterPatternConfig(engine="kinematical", half_size_px=half_size)
     return get_master_pattern(get_phase(phase), 20.0, config)
-
-
-def _rss_bytes() -> int:
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-
-
-class _PeakRSS:
-    """Sample the resident set size every ``interval_s`` in a thread; keep the maximum."""
-
-    def __init__(self, interval_s: float = 0.005) -> None:
-        self.interval_s = interval_s
-        self.start = _rss_bytes()
-        self.peak = self.start
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self.peak = max(self.peak, _rss_bytes())
-            time.sleep(self.interval_s)
-
-    def __enter__(self) -> _PeakRSS:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._thread.join()
-        self.peak = max(self.peak, _rss_bytes())
 
 
 def _honest_malloc() -> None:
@@ -223,7 +194,7 @@ def bench_map(args) -> dict:
         i = int(np.flatnonzero(scene.phase_id == pid)[0])
         render_patterns(scene, mps, detector, config, 20.0, 0, i, i + 2, num_threads=1)
     t = time.perf_counter()
-    with _PeakRSS() as rss:
+    with PeakMemory(interval_s=0.005) as rss:
         save_patterns(signal, out)
     dt = time.perf_counter() - t
     return {
@@ -232,7 +203,7 @@ def bench_map(args) -> dict:
         "budget_gib": args.budget_gib,
         "patterns_per_chunk": int(np.prod(signal.data.chunksize[:2])),
         "patterns_per_s": n * n / dt,
-        "peak_rss_above_start_mib": (rss.peak - rss.start) / 2**20,
+        "peak_rss_above_start_mib": (rss.peak_gib - rss.start_gib) * 1024,
         "file": str(out),
         "file_mib": out.stat().st_size / 2**20,
     }

@@ -34,48 +34,12 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 import numpy as np
 
-
-class _PeakRSS:
-    """Peak resident memory of a process (default this one), or of it and its descendants."""
-
-    def __init__(self, pid: int | None = None, interval_s: float = 0.02) -> None:
-        import psutil
-
-        self._proc = psutil.Process(pid)
-        self._children = pid is not None
-        self._interval = interval_s
-        self.peak = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _sample(self) -> int:
-        procs = [self._proc] + (self._proc.children(recursive=True) if self._children else [])
-        total = 0
-        for p in procs:
-            try:
-                total += p.memory_info().rss
-            except Exception:  # a worker that just exited
-                pass
-        return total
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self.peak = max(self.peak, self._sample())
-            time.sleep(self._interval)
-
-    def __enter__(self) -> _PeakRSS:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._thread.join()
+from synthebsd.workflows import PeakMemory
 
 
 def _config(n_scenes: int, engine: str):
@@ -92,7 +56,7 @@ def bench_stream(n_scenes: int, engine: str) -> dict[str, float]:
     config = _config(n_scenes + 1, engine)
     stream = PatternStream(config, seed=0)
     list(stream.chunks([0]))  # master patterns, first calls
-    with _PeakRSS() as rss:
+    with PeakMemory(interval_s=0.02) as rss:
         t0 = time.perf_counter()
         n = sum(len(chunk) for chunk in stream.chunks(range(1, n_scenes + 1)))
         seconds = time.perf_counter() - t0
@@ -100,7 +64,7 @@ def bench_stream(n_scenes: int, engine: str) -> dict[str, float]:
         "stream_patterns": n,
         "stream_threads": stream.num_threads,
         "stream_patterns_per_s": n / seconds,
-        "stream_peak_rss_gib": rss.peak / 2**30,
+        "stream_peak_rss_gib": rss.peak_gib,
     }
     # One thread, one scene: what each part costs per pattern.
     before = torch.get_num_threads()
@@ -186,7 +150,7 @@ def bench_store(n_patterns: int, engine: str) -> dict[str, float]:
         ]
         t0 = time.perf_counter()
         process = subprocess.Popen(command, stderr=subprocess.DEVNULL)
-        with _PeakRSS(process.pid) as rss:
+        with PeakMemory(process.pid, interval_s=0.02) as rss:
             process.wait()
         seconds = time.perf_counter() - t0
         if process.returncode != 0:
@@ -204,7 +168,7 @@ def bench_store(n_patterns: int, engine: str) -> dict[str, float]:
         "store_memory_per_worker_gib": memory,
         "store_seconds_incl_start": seconds,
         "store_patterns_per_s": n / seconds,
-        "store_peak_rss_all_processes_gib": rss.peak / 2**30,
+        "store_peak_rss_all_processes_gib": rss.peak_gib,
         "store_gib_on_disk": size / 2**30,
         "verify_seconds": t_verify,
         "verify_passed": float(report.passed),

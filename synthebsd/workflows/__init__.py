@@ -13,6 +13,7 @@
 - :func:`run_benchmark`: every indexing method over a grid of dose, damage and model
   mismatch (``synthebsd benchmark``); :func:`run_insitu`: plating and stripping frames
   with accumulating beam damage, indexed by every method (``synthebsd insitu``).
+- :class:`PeakMemory`: the peak resident memory of a run (benchmark points, benchmarks/).
 """
 
 from synthebsd.workflows._benchmark import point_study_config, run_benchmark, run_point
@@ -22,6 +23,7 @@ from synthebsd.workflows._gallery import write_pattern_gallery
 from synthebsd.workflows._generate import generate_dataset
 from synthebsd.workflows._index_map import detector_for_signal, index_map, map_geometry
 from synthebsd.workflows._insitu import run_insitu
+from synthebsd.workflows._memory import PeakMemory
 from synthebsd.workflows._predict import predict_map
 from synthebsd.workflows._scene import write_microstructure
 from synthebsd.workflows._study import format_summary, index_methods, run_study
@@ -29,6 +31,7 @@ from synthebsd.workflows._train import build_training_data, train_run
 from synthebsd.workflows._verify import verify_dataset
 
 __all__ = [
+    "PeakMemory",
     "detector_for_signal",
     "evaluate_checkpoint",
     "format_evaluation",

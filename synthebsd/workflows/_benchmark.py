@@ -29,7 +29,8 @@ from synthebsd.conventions import SCENE_STREAM, stream_rng
 from synthebsd.io import atomic_path, save_json
 from synthebsd.simulate import generate_microstructure
 from synthebsd.workflows._benchmark_report import write_report
-from synthebsd.workflows._runs import GRAIN_SETTINGS, PeakMemory, index_run, score_run
+from synthebsd.workflows._memory import PeakMemory
+from synthebsd.workflows._runs import GRAIN_SETTINGS, index_run, score_run
 
 __all__ = ["point_study_config", "run_benchmark", "run_point"]
 

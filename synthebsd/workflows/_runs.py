@@ -11,7 +11,6 @@ the files.
 
 from __future__ import annotations
 
-import threading
 import time
 import warnings
 from pathlib import Path
@@ -27,42 +26,10 @@ from synthebsd.simulate import PatternModel, simulate_patterns
 from synthebsd.workflows._forward_models import IndexerModel, forward_model, indexer_model
 from synthebsd.workflows._study import index_methods
 
-__all__ = ["PeakMemory", "index_run", "score_run"]
+__all__ = ["index_run", "score_run"]
 
 #: Grain reconstruction settings of every scored map (recorded with the results).
 GRAIN_SETTINGS = {"grain_threshold_deg": 5.0, "grain_connectivity": 1, "min_grain_px": 1}
-
-
-class PeakMemory:
-    """Peak resident memory (GiB) of this process while the ``with`` block runs.
-
-    Sampled every ``interval_s`` by a background thread with psutil; the process-wide
-    RSS, so concurrent tasks in the same process are included.
-    """
-
-    def __init__(self, interval_s: float = 0.05) -> None:
-        import psutil
-
-        self._process = psutil.Process()
-        self._interval = interval_s
-        self._stop = threading.Event()
-        self.peak_gib = 0.0
-
-    def _sample(self) -> None:
-        while not self._stop.is_set():
-            self.peak_gib = max(self.peak_gib, self._process.memory_info().rss / 2**30)
-            self._stop.wait(self._interval)
-
-    def __enter__(self) -> PeakMemory:
-        self.peak_gib = self._process.memory_info().rss / 2**30
-        self._thread = threading.Thread(target=self._sample, daemon=True)
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._thread.join()
-        self.peak_gib = max(self.peak_gib, self._process.memory_info().rss / 2**30)
 
 
 def _neural(
