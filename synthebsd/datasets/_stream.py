@@ -40,6 +40,7 @@ from synthebsd.simulate import (
     pore_shadow,
     thin_counts_torch,
     torch_generator,
+    torch_threads,
 )
 
 if TYPE_CHECKING:
@@ -229,19 +230,6 @@ def thin_patterns(
     return out
 
 
-@contextlib.contextmanager
-def _one_torch_thread() -> Iterator[None]:
-    """One intra-op torch thread for the calling thread (OpenMP), restored after."""
-    import torch  # lazy: torch takes seconds to import
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
 class PatternStream:
     """Chunks of (patterns, labels) of a data set, rendered on the fly.
 
@@ -368,7 +356,7 @@ class PatternStream:
 
         def task(block: tuple[int, int, int]) -> Chunk:
             k, r0, r1 = block
-            with _one_torch_thread() if self.device.type == "cpu" else contextlib.nullcontext():
+            with torch_threads(1) if self.device.type == "cpu" else contextlib.nullcontext():
                 chunk = self.render_chunk(cache.get(k), r0, r1)
             cache.done(k)
             return chunk

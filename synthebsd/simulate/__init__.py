@@ -79,6 +79,8 @@ from synthebsd.simulate.patterns import (
     surface_layer_factor,
     thin_counts_torch,
     torch_generator,
+    torch_threads,
+    worker_pool,
 )
 
 __all__ = [
@@ -148,5 +150,7 @@ __all__ = [
     "surface_layer_factor",
     "texture_orientations",
     "thin_counts_torch",
+    "torch_threads",
+    "worker_pool",
     "torch_generator",
 ]

@@ -21,7 +21,7 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from synthebsd.analyze.indexing._torch_model import single_thread, worker_pool
+from synthebsd.simulate import torch_threads, worker_pool
 
 if TYPE_CHECKING:
     import torch
@@ -112,7 +112,7 @@ def _evaluate(renderer, rot, pc, pc_jac, target, num_threads, owner=None):
 
     def one(a: int):
         sl = slice(a, a + size)
-        with torch.inference_mode(), single_thread() if cpu else contextlib.nullcontext():
+        with torch.inference_mode(), torch_threads(1) if cpu else contextlib.nullcontext():
             intensity, jac = renderer.project_jacobian(
                 rot[sl], None if pc is None else pc[sl], pc_jac, num_threads=1
             )
@@ -201,7 +201,7 @@ def lm_refine(
     state
         Final rotations, PCs, NCC (of the model at them) and evaluation counts.
     """
-    with single_thread():
+    with torch_threads(1):
         return _lm_refine(
             renderer,
             target,

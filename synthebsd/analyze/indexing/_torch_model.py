@@ -14,13 +14,13 @@ correlation over all pixels, as kikuchipy's ``"ncc"`` metric.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from synthebsd.analyze.indexing._model import smooth_master_pattern
+from synthebsd.simulate import torch_threads, worker_pool
 
 if TYPE_CHECKING:
     import torch
@@ -35,9 +35,7 @@ __all__ = [
     "normalize_rows",
     "render_tensor",
     "resolve_device",
-    "single_thread",
     "to_device",
-    "worker_pool",
 ]
 
 #: Patterns per chunk on a GPU (on the CPU: the renderer's cache-sized chunks).
@@ -45,30 +43,6 @@ GPU_CHUNK = 4096
 
 #: Lambert pixels per blur σ kept when the coarse model is resampled.
 COARSE_RESAMPLE_SIGMA_PX = 2.0
-
-
-@contextlib.contextmanager
-def single_thread() -> Iterator[None]:
-    """torch on one thread in the calling thread: the small per-pattern operations of a
-    step gain nothing from OpenMP, whose threads stall when the cores are shared."""
-    import torch  # lazy: torch takes seconds to import
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
-_POOLS: dict[int, ThreadPoolExecutor] = {}
-
-
-def worker_pool(workers: int) -> ThreadPoolExecutor:
-    """A process-wide pool of CPU worker threads for torch work (kept: threads start slowly)."""
-    if workers not in _POOLS:
-        _POOLS[workers] = ThreadPoolExecutor(workers, thread_name_prefix="synthebsd-lm")
-    return _POOLS[workers]
 
 
 def chunk_map(
@@ -103,7 +77,7 @@ def chunk_map(
     chunks = [order[a : a + size] for a in range(0, n, size)]
 
     def one(index: np.ndarray) -> None:
-        with torch.inference_mode(), single_thread() if cpu else contextlib.nullcontext():
+        with torch.inference_mode(), torch_threads(1) if cpu else contextlib.nullcontext():
             pcs = None if pc_index is None else pc_index[index]
             patterns = renderer.render_chunk(matrices[index], pcs)
             fn(index, patterns.reshape(index.size, -1))

@@ -61,6 +61,7 @@ from synthebsd.simulate.patterns._simulate import (
     simulate_patterns,
 )
 from synthebsd.simulate.patterns._sources import DiffractingSources, diffracting_sources
+from synthebsd.simulate.patterns._threads import torch_threads, worker_pool
 
 __all__ = [
     "DiffractingSources",
@@ -104,4 +105,6 @@ __all__ = [
     "surface_layer_factor",
     "thin_counts_torch",
     "torch_generator",
+    "torch_threads",
+    "worker_pool",
 ]

@@ -37,6 +37,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from synthebsd.simulate.patterns._threads import torch_threads, worker_pool
+
 if TYPE_CHECKING:
     import torch
 
@@ -222,8 +224,6 @@ class ProjectionJacobian:
         """
         import torch  # lazy: torch takes seconds to import
 
-        from synthebsd.simulate.patterns._renderer import _pool, _torch_threads
-
         if pc_jacobian and pcs is None:
             raise ValueError("pc_jacobian needs the projection centres (pcs)")
         if pcs is None and self._dc_t is None:
@@ -237,7 +237,7 @@ class ProjectionJacobian:
 
         def one(i: int) -> None:
             sl = slice(i, min(i + size, n))
-            with torch.inference_mode(), _torch_threads(1 if self.device.type == "cpu" else None):
+            with torch.inference_mode(), torch_threads(1 if self.device.type == "cpu" else None):
                 self._jacobian_chunk(
                     matrices[sl], None if pcs is None else pcs[sl], pc_jacobian, fine[sl]
                 )
@@ -247,7 +247,7 @@ class ProjectionJacobian:
             for i in starts:
                 one(i)
         else:
-            for future in [_pool(workers).submit(one, i) for i in starts]:
+            for future in [worker_pool(workers).submit(one, i) for i in starts]:
                 future.result()
         if self.oversample > 1 or self._psf is not None:
             with torch.no_grad():

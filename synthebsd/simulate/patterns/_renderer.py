@@ -39,11 +39,8 @@ averaging ``k × k`` blocks; a Gaussian point spread (σ in detector pixels, the
 
 from __future__ import annotations
 
-import contextlib
-import threading
 from collections import deque
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -51,6 +48,7 @@ import numpy as np
 from synthebsd.simulate.masterpatterns import lambert_hemispheres, square_lambert_xy
 from synthebsd.simulate.patterns._detector import detector_direction_cosines, gaussian_psf_kernel
 from synthebsd.simulate.patterns._jacobian import ProjectionJacobian
+from synthebsd.simulate.patterns._threads import torch_threads, worker_pool
 
 if TYPE_CHECKING:
     import torch
@@ -69,34 +67,6 @@ GPU_CHUNK_ELEMENTS = 2**24
 #: direction cosines (3), |x|,|y| (2), u (1), atan2 (2), √(1−|z|) and sign (3),
 #: the interpolated value (1) and binning/PSF buffers (~4), with margin.
 BYTES_PER_FINE_PIXEL = 4 * 20
-
-
-_POOLS: dict[int, ThreadPoolExecutor] = {}
-_POOLS_LOCK = threading.Lock()
-
-
-def _pool(workers: int) -> ThreadPoolExecutor:
-    """A process-wide pool of CPU worker threads (kept: new threads start slowly)."""
-    with _POOLS_LOCK:
-        if workers not in _POOLS:
-            _POOLS[workers] = ThreadPoolExecutor(workers, thread_name_prefix="synthebsd-render")
-        return _POOLS[workers]
-
-
-@contextlib.contextmanager
-def _torch_threads(n: int | None) -> Iterator[None]:
-    """Set torch's intra-op threads for the calling thread only (OpenMP) and restore."""
-    import torch  # lazy: torch takes seconds to import
-
-    if n is None:
-        yield
-        return
-    before = torch.get_num_threads()
-    torch.set_num_threads(int(n))
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 class KikuchiRenderer(ProjectionJacobian):
@@ -355,7 +325,7 @@ class KikuchiRenderer(ProjectionJacobian):
 
         def one(index: np.ndarray) -> tuple[np.ndarray, torch.Tensor]:
             pcs = None if pc_index is None else pc_index[index]
-            with _torch_threads(1 if self.device.type == "cpu" else None):
+            with torch_threads(1 if self.device.type == "cpu" else None):
                 patterns = self.render_chunk(matrices[index], pcs)
             if out is None:
                 return index, patterns
@@ -367,7 +337,7 @@ class KikuchiRenderer(ProjectionJacobian):
             for index in index_chunks:
                 yield one(index)
             return
-        pool = _pool(workers)
+        pool = worker_pool(workers)
         pending: deque = deque()
         try:
             for index in index_chunks:
