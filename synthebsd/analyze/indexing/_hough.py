@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from typing import TYPE_CHECKING
 
@@ -24,6 +25,25 @@ HOUGH_REFLECTORS: dict[int, list[list[int]]] = {
     229: [[1, 1, 0], [2, 0, 0], [2, 1, 1]],  # Im-3m (Li, Na)
     225: [[1, 1, 1], [2, 0, 0], [2, 2, 0], [3, 1, 1]],  # Fm-3m (Cu, Ni)
 }
+
+
+def _import_pyebsdindex() -> None:
+    """Import PyEBSDIndex, keeping the process's ``NUMBA_CACHE_DIR`` as it was.
+
+    PyEBSDIndex sets ``NUMBA_CACHE_DIR`` to ``~/.pyebsdindex/numbacache`` when imported.
+    numba re-reads it before every compilation, so every later cached numba function
+    (orix's, kikuchipy's) moved there, and worker processes spawned afterwards (dask
+    LocalCluster) inherited it: there, orix's cached quaternion gufunc crashed with a
+    segmentation fault. PyEBSDIndex's functions compiled at import keep their cache.
+    """
+    saved = os.environ.get("NUMBA_CACHE_DIR")
+    try:
+        import pyebsdindex.ebsd_index  # noqa: F401
+    finally:
+        if saved is None:
+            os.environ.pop("NUMBA_CACHE_DIR", None)
+        else:
+            os.environ["NUMBA_CACHE_DIR"] = saved
 
 
 def hough_index(
@@ -66,6 +86,7 @@ def hough_index(
     phases = [p.deepcopy() for pid, p in phase_list if pid >= 0]
     ordered = PhaseList(phases=phases, ids=list(range(len(phases))))
     reflectors = [HOUGH_REFLECTORS.get(p.space_group.number) for p in phases]
+    _import_pyebsdindex()
     indexer = detector.get_indexer(ordered, reflectors=reflectors)
     n = navigation_size(patterns)
     rotations = np.tile([1.0, 0.0, 0.0, 0.0], (n, 1))

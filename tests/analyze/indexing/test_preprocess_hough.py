@@ -105,3 +105,35 @@ def test_orientation_sampling_is_cached_on_disk(cache_dir):
     _SAMPLES.clear()
     assert np.array_equal(_fundamental_sample(12.0, Oh), first)
     assert np.array_equal(np.load(path), first)
+
+
+def test_hough_leaves_numba_cache_dir_alone(tmp_path):
+    """PyEBSDIndex sets NUMBA_CACHE_DIR when imported; hough_index keeps the process's
+    own value (dask worker processes inherited it, and orix's cached gufuncs crashed
+    there). In a fresh interpreter, where PyEBSDIndex is not yet imported."""
+    import subprocess
+    import sys
+
+    script = """
+import os
+import numpy as np
+from kikuchipy.signals import EBSD
+from orix.crystal_map import PhaseList
+from synthebsd.analyze import hough_index, preprocess_patterns
+from synthebsd.config import DetectorConfig
+from synthebsd.phases import get_phase
+from synthebsd.simulate import make_detector
+os.environ["NUMBA_CACHE_DIR"] = os.environ["SENTINEL"]
+data = np.random.default_rng(0).random((2, 60, 60)).astype(np.float32) + 1
+hough_index(preprocess_patterns(EBSD(data)), PhaseList(get_phase("Li")),
+            make_detector(DetectorConfig()), 0.0)
+assert "pyebsdindex.tripletvote" in __import__("sys").modules
+print(os.environ["NUMBA_CACHE_DIR"])
+"""
+    env = {**__import__("os").environ, "SENTINEL": str(tmp_path)}
+    env.pop("NUMBA_CACHE_DIR", None)
+    out = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=600
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == str(tmp_path)
