@@ -59,19 +59,41 @@ def test_ni_dynamical_matches_emsoft_better_than_kinematical(ni_reference, detec
     assert ncc["dynamical"] > ncc["kinematical"] + 0.1
 
 
-@pytest.mark.parametrize("name", ["Cu", "Na", "Li"])
-def test_dynamical_symmetry_equivalents(name, detector):
+def test_weak_scatterers_get_the_finer_default_grid():
+    """Li and Na (every atom Z <= 11) default to half size 1000, Cu to 500."""
+    config = MasterPatternConfig(**SMALL_DYNAMICAL)
+    for name, half in (("Li", 1000), ("Na", 1000), ("Cu", 500)):
+        assert lambert_half_size(get_phase(name), config) == half
+
+
+@pytest.fixture(scope="module")
+def dynamical_bcc(cache_dir):
+    """Dynamical Li at its default grid (1000) and Na at 300, top energy bin, cached."""
+    from synthebsd.simulate import get_master_pattern
+
+    config = MasterPatternConfig(**SMALL_DYNAMICAL)
+    return {
+        "Li": get_master_pattern(get_phase("Li"), 20.0, config, cache_dir),
+        "Na": get_master_pattern(
+            get_phase("Na"), 20.0, config.model_copy(update={"half_size_px": 300}), cache_dir
+        ),
+    }
+
+
+@pytest.mark.parametrize("name", ["Cu", "Li"])
+def test_dynamical_symmetry_equivalents(name, detector, dynamical_bcc):
     """Symmetry-equivalent orientations give the same rendered pattern (pixel integration
-    and PSF in the detector plane, as the renderer does), at each phase's default Lambert
+    and PSF in the detector plane, as the renderer does), at the phase's default Lambert
     resolution. Li and Na scatter weakly: their lines are narrower than a Lambert pixel
     at half size 500 and the sampled master pattern aliases (minimum NCC Li 0.960, Na
-    0.978 there), hence their default of 1000 (measured minimum Li 0.991, Na 0.994)."""
-    phase = get_phase(name)
-    config = MasterPatternConfig(**SMALL_DYNAMICAL)
-    assert lambert_half_size(phase, config) == (500 if name == "Cu" else 1000)
-    if name == "Cu":  # already >= 0.99 at 300, a third of the time of its default 500
-        config = config.model_copy(update={"half_size_px": 300})
-    mp = compute_master_pattern(phase, 20.0, config)
+    0.978 there), hence their default of 1000 (measured minimum Li 0.991, Na 0.994).
+    Li stands for both here: Na's grid of 1000 takes 130 s on CI's cores, and the rule
+    that gives both their grid is the one tested above."""
+    if name == "Li":
+        mp = dynamical_bcc["Li"]
+    else:  # Cu is already >= 0.99 at 300, a third of the time of its default 500
+        config = MasterPatternConfig(**SMALL_DYNAMICAL, half_size_px=300)
+        mp = compute_master_pattern(get_phase(name), 20.0, config)
     rot = random_rotations(20, np.random.default_rng(2))
     ops = Rotation(mp.phase.point_group.proper_subgroup.data)
     # 3-fold about [111] and 4-fold about [100]: not on the Lambert grid, so they test
@@ -119,12 +141,10 @@ def test_axes_and_hemispheres_agree_between_engines(detector):
 
 
 @pytest.mark.parametrize("name", ["Li", "Na"])
-def test_hough_indexes_clean_dynamical_bcc_metal(name, detector):
+def test_hough_indexes_clean_dynamical_bcc_metal(name, detector, dynamical_bcc):
     """With {110}, {200}, {211}, PyEBSDIndex finds ≥ 95 % of clean dynamical Li and Na
     patterns within 2° (PyEBSDIndex's default BCC families mis-index about 40 % of Li)."""
-    mp = compute_master_pattern(
-        get_phase(name), 20.0, MasterPatternConfig(half_size_px=300, **SMALL_DYNAMICAL)
-    )
+    mp = dynamical_bcc[name]
     rot = random_rotations(100, np.random.default_rng(8))
     clean = project_kikuchi_signal(mp, rot, detector, 20.0, oversample=2, psf_sigma_px=0.5)
     patterns = preprocess_patterns(EBSD((1 + 0.3 * clean).astype(np.float32)))
