@@ -37,8 +37,13 @@ from synthebsd import __version__
 from synthebsd.config import InsituConfig, StudyConfig
 from synthebsd.conventions import PHASE_IDS, SCENE_STREAM, stream_rng
 from synthebsd.io import atomic_path, save_json
-from synthebsd.simulate import dose_map, plating_sequence, scan_index, stripping_sequence
-from synthebsd.simulate.patterns._damage import default_footprints
+from synthebsd.simulate import (
+    default_footprints,
+    dose_map,
+    plating_sequence,
+    scan_index,
+    stripping_sequence,
+)
 from synthebsd.viz import plot_insitu_series
 from synthebsd.workflows._runs import index_run, score_run
 

@@ -74,6 +74,7 @@ __all__ = [
     "critical_dose",
     "critical_doses",
     "damage_fraction",
+    "default_footprints",
     "dose_map",
     "max_transferred_energy_ev",
     "primary_electrons",
