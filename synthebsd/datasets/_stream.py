@@ -19,7 +19,6 @@ statistically equal).
 
 from __future__ import annotations
 
-import contextlib
 import threading
 from collections import deque
 from collections.abc import Iterable, Iterator
@@ -356,7 +355,7 @@ class PatternStream:
 
         def task(block: tuple[int, int, int]) -> Chunk:
             k, r0, r1 = block
-            with torch_threads(1) if self.device.type == "cpu" else contextlib.nullcontext():
+            with torch_threads(1 if self.device.type == "cpu" else None):
                 chunk = self.render_chunk(cache.get(k), r0, r1)
             cache.done(k)
             return chunk

@@ -16,7 +16,6 @@ patterns and Jacobians of a step are made and dropped in sub-batches.
 
 from __future__ import annotations
 
-import contextlib
 import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -112,7 +111,7 @@ def _evaluate(renderer, rot, pc, pc_jac, target, num_threads, owner=None):
 
     def one(a: int):
         sl = slice(a, a + size)
-        with torch.inference_mode(), torch_threads(1) if cpu else contextlib.nullcontext():
+        with torch.inference_mode(), torch_threads(1 if cpu else None):
             intensity, jac = renderer.project_jacobian(
                 rot[sl], None if pc is None else pc[sl], pc_jac, num_threads=1
             )

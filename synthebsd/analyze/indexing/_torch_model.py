@@ -13,7 +13,6 @@ correlation over all pixels, as kikuchipy's ``"ncc"`` metric.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -77,7 +76,7 @@ def chunk_map(
     chunks = [order[a : a + size] for a in range(0, n, size)]
 
     def one(index: np.ndarray) -> None:
-        with torch.inference_mode(), torch_threads(1) if cpu else contextlib.nullcontext():
+        with torch.inference_mode(), torch_threads(1 if cpu else None):
             pcs = None if pc_index is None else pc_index[index]
             patterns = renderer.render_chunk(matrices[index], pcs)
             fn(index, patterns.reshape(index.size, -1))
