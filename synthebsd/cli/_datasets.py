@@ -10,6 +10,7 @@ from pathlib import Path
 import typer
 
 from synthebsd.cli._errors import exit_on_user_error
+from synthebsd.cli._options import CACHE_DIR
 
 __all__ = ["generate", "verify", "export"]
 
@@ -38,7 +39,7 @@ def generate(
     memory: float | None = typer.Option(
         None, "--memory-per-worker", help="LocalCluster memory limit per worker, GiB"
     ),
-    cache_dir: Path | None = typer.Option(None, "--cache-dir", help="master-pattern cache folder"),
+    cache_dir: Path | None = CACHE_DIR,
 ) -> None:
     """Render a data set into a Zarr store: patterns, labels, manifest with a hash per chunk.
 

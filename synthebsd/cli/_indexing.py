@@ -10,6 +10,7 @@ from pathlib import Path
 import typer
 
 from synthebsd.cli._errors import exit_on_user_error
+from synthebsd.cli._options import CACHE_DIR
 
 __all__ = ["index", "predict"]
 
@@ -39,7 +40,7 @@ def index(
     smooth: bool = typer.Option(
         True, "--smooth/--no-smooth", help="smooth master patterns to the detector resolution"
     ),
-    cache_dir: Path | None = typer.Option(None, "--cache-dir", help="master-pattern cache folder"),
+    cache_dir: Path | None = CACHE_DIR,
 ) -> None:
     """Index a measured map with the validated pipeline; write maps, figures and summary.json.
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import typer
 
 from synthebsd.cli._errors import exit_on_user_error
+from synthebsd.cli._options import CACHE_DIR
 
 __all__ = ["train", "evaluate"]
 
@@ -25,9 +26,21 @@ def train(
         None, "--stop-after", min=1, help="stop (resumably) after this many steps"
     ),
     device: str | None = typer.Option(None, "--device", help="auto, cpu or cuda"),
-    cache_dir: Path | None = typer.Option(None, "--cache-dir", help="master-pattern cache folder"),
+    init_from: Path | None = typer.Option(
+        None, "--init-from", help="start from this checkpoint's weights (override train.init_from)"
+    ),
+    detector_from: Path | None = typer.Option(
+        None,
+        "--detector-from",
+        help="measured patterns (any file kikuchipy.load opens) whose detector and beam "
+        "energy the streamed data takes",
+    ),
+    cache_dir: Path | None = CACHE_DIR,
 ) -> None:
     """Train a registered model on an on-the-fly stream or a stored set.
+
+    With --detector-from the training and held-out streams take the file's pattern shape,
+    projection centre, tilts and beam energy, so that the model fits that map.
 
     Shows loss, patterns/s and ETA; writes model.safetensors, last.safetensors +
     last_state.pt (run the same command again to resume), history.json, metrics.json,
@@ -36,11 +49,22 @@ def train(
     """
     # lazy: see synthebsd.cli
     from synthebsd.config import load_train_run_config
-    from synthebsd.workflows import train_run
+    from synthebsd.workflows import train_run, with_measured_detector
 
     with exit_on_user_error():
         cfg = load_train_run_config(config)
-        changes = {k: v for k, v in (("steps", steps), ("device", device)) if v is not None}
+        if detector_from is not None:
+            cfg, info = with_measured_detector(cfg, detector_from)
+            typer.echo(
+                f"Detector from {detector_from}: {info['shape_px'][0]} x {info['shape_px'][1]} "
+                f"px, PC (Bruker) {tuple(round(v, 4) for v in info['pc'])}, sample tilt "
+                f"{info['sample_tilt_deg']:.1f} deg, {info['energy_kv']:.1f} kV"
+            )
+        changes = {
+            k: v
+            for k, v in (("steps", steps), ("device", device), ("init_from", init_from))
+            if v is not None
+        }
         if changes:
             cfg = cfg.model_copy(
                 update={"train": cfg.train.model_validate(cfg.train.model_dump() | changes)}
@@ -71,7 +95,7 @@ def evaluate(
     config: Path | None = typer.Option(
         None, "--config", help="YAML evaluate config (held-out cases); default: the built-in"
     ),
-    cache_dir: Path | None = typer.Option(None, "--cache-dir", help="master-pattern cache folder"),
+    cache_dir: Path | None = CACHE_DIR,
 ) -> None:
     """Score a checkpoint on held-out scenes beside Hough and dictionary + refinement.
 

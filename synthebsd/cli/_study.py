@@ -10,6 +10,7 @@ from pathlib import Path
 import typer
 
 from synthebsd.cli._errors import exit_on_user_error, refuse
+from synthebsd.cli._options import CACHE_DIR
 
 __all__ = ["demo", "scene", "masterpattern", "gallery"]
 
@@ -22,7 +23,7 @@ def demo(
     config: Path | None = typer.Option(
         None, "--config", help="YAML study config to use instead of the default"
     ),
-    cache_dir: Path | None = typer.Option(None, "--cache-dir", help="master-pattern cache folder"),
+    cache_dir: Path | None = CACHE_DIR,
 ) -> None:
     """Run the default end-to-end study: scene, patterns, Hough + dictionary indexing, errors."""
     # lazy: see synthebsd.cli
@@ -79,7 +80,7 @@ def masterpattern(
         None, "--half-size", help="Lambert half width in pixels (default: 1000 for Li, Na; 500)"
     ),
     temperature: float = typer.Option(293.0, "--temperature", help="K, for Debye–Waller factors"),
-    cache_dir: Path | None = typer.Option(None, "--cache-dir", help="master-pattern cache folder"),
+    cache_dir: Path | None = CACHE_DIR,
 ) -> None:
     """Compute (or take from the cache) one master pattern; write it and a PNG of both hemispheres.
 
@@ -112,7 +113,7 @@ def gallery(
         (30.0, 40.0, 20.0), "--euler", help="Bunge Euler angles in degrees"
     ),
     seed: int = typer.Option(0, "--seed", min=0, help="noise seed"),
-    cache_dir: Path | None = typer.Option(None, "--cache-dir", help="master-pattern cache folder"),
+    cache_dir: Path | None = CACHE_DIR,
 ) -> None:
     """One orientation under increasing dose and damage: camera noise, beam damage, FIB layer."""
     # lazy: see synthebsd.cli

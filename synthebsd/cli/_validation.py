@@ -10,6 +10,7 @@ from pathlib import Path
 import typer
 
 from synthebsd.cli._errors import exit_on_user_error
+from synthebsd.cli._options import CACHE_DIR
 
 __all__ = ["benchmark", "insitu"]
 
@@ -24,7 +25,7 @@ def benchmark(
     scheduler: str | None = typer.Option(
         None, "--scheduler", help="dask.distributed scheduler address (default: in-process)"
     ),
-    cache_dir: Path | None = typer.Option(None, "--cache-dir", help="master-pattern cache folder"),
+    cache_dir: Path | None = CACHE_DIR,
 ) -> None:
     """Indexing-accuracy benchmark: every method over dose, damage and model mismatch."""
     # lazy: see synthebsd.cli
@@ -46,7 +47,7 @@ def insitu(
         None, help="YAML in-situ config (default: the built-in run)"
     ),
     out: Path = typer.Option(..., "--out", help="output folder"),
-    cache_dir: Path | None = typer.Option(None, "--cache-dir", help="master-pattern cache folder"),
+    cache_dir: Path | None = CACHE_DIR,
 ) -> None:
     """In-situ validation: plating and stripping frames with accumulating beam damage."""
     # lazy: see synthebsd.cli

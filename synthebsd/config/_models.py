@@ -152,6 +152,11 @@ class TrainConfig(StrictModel):
     friedel: bool = Field(
         True, description="patterns are centrosymmetric: use the Laue group's rotations"
     )
+    init_from: Path | None = Field(
+        None,
+        description="start from this checkpoint's weights (an earlier stage of a curriculum, "
+        "same model); ignored when resuming",
+    )
     checkpoint_every_steps: int = Field(200, ge=1)
     log_every_steps: int = Field(20, ge=1)
     validate_every_steps: int | None = Field(None, ge=1, description="None: at the end only")
@@ -242,8 +247,8 @@ def load_train_run_config(path: str | Path) -> TrainRunConfig:
 
 
 #: The held-out cell of the default evaluation: the demo's Cu | Li | LLZTO on 30 × 24
-#: points of 0.6 µm, layers thinned to fit (3 µm Cu, 9 µm Li), the electrolyte amorphous
-#: as in the default training (``synthebsd/models/default_train.yaml``).
+#: points of 0.6 µm, layers thinned to fit (3 µm Cu, 9 µm Li), the LLZTO crystalline as
+#: in the default training (``synthebsd/models/default_train.yaml``).
 _HELD_OUT_CELL = {
     "preset": "cu_li_llzto",
     "shape_px": (30, 24),
@@ -251,7 +256,6 @@ _HELD_OUT_CELL = {
     "collector": {"thickness_um": 3.0},
     "metal": {"thickness_um": 9.0},
     "pores": {"porosity": 0.06},
-    "electrolyte": {"amorphous": True},
 }
 
 
@@ -267,7 +271,7 @@ def _default_cases() -> list[dict]:
         "step_size_um": 0.6,
         "collector": {"phase": "Cu", "thickness_um": 3.0},
         "metal": {"thickness_um": 9.0},
-        "electrolyte": {"phase": "LLZTO", "amorphous": True},
+        "electrolyte": {"phase": "LLZTO"},
     }
     # in order of priority (the summary is written after every case)
     return [

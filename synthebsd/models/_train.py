@@ -53,7 +53,9 @@ SHUFFLE_STREAM = 17
 _STATE_FORMAT = "synthebsd-train-state/1"
 #: Names of the class codes: the Region codes, then grain boundaries (segmentation only).
 CLASS_NAMES = ["collector", "metal", "pore", "electrolyte", "grain_boundary"]
-_RESUME_KEYS = ("model", "model_kwargs", "seed", "batch_size", "learning_rate", "friedel")
+_RESUME_KEYS = (
+    "model", "model_kwargs", "seed", "batch_size", "learning_rate", "friedel", "init_from"
+)  # fmt: skip
 
 
 def resolve_device(device: str | torch.device) -> torch.device:
@@ -237,7 +239,42 @@ def _metadata(state: dict, phase_names, detector, config, forward_model_key, mod
             "dose_counts_max": cov["dose_max"],
         },
         "max_uncertainty_deg": config.max_uncertainty_deg,
-        "training": {"step": state["step"], "config": config.model_dump(mode="json")},
+        "training": {
+            "step": state["step"],
+            "config": config.model_dump(mode="json"),
+            "initialised_from": state.get("initialised_from"),
+        },
+    }
+
+
+def _initialise_from(path: Path, model, config: TrainConfig, state: dict) -> None:
+    """Load an earlier stage's weights into ``model``; its coverage carries over.
+
+    Raises
+    ------
+    CheckpointError
+        If the checkpoint is unreadable or holds another model or model configuration.
+    """
+    from synthebsd.models._checkpoint import CheckpointError, load_checkpoint
+
+    ck = load_checkpoint(path)
+    if type(ck.model) is not type(model) or ck.model.config != model.config:
+        raise CheckpointError(
+            f"init_from {path} holds {ck.metadata['model']['name']} with another configuration "
+            f"than the {config.model} trained here: an earlier stage must train the same network"
+        )
+    model.load_state_dict(ck.model.state_dict())
+    cov = ck.metadata.get("coverage") or {}
+    state["coverage"] = {
+        "pc_min": cov.get("pc_bruker_min"),
+        "pc_max": cov.get("pc_bruker_max"),
+        "dose_min": cov.get("dose_counts_min"),
+        "dose_max": cov.get("dose_counts_max"),
+    }
+    state["initialised_from"] = {
+        "path": str(path),
+        "weights_sha256": ck.metadata.get("weights_sha256"),
+        "step": (ck.metadata.get("training") or {}).get("step"),
     }
 
 
@@ -310,7 +347,10 @@ def train(
     )
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimiser, lambda s: _lr_factor(s, config))
     state = _resume_state(out, config, model, optimiser, scheduler) if resume else None
-    state = state or _new_state(config)
+    if state is None:
+        state = _new_state(config)
+        if config.init_from is not None:
+            _initialise_from(config.init_from, model, config, state)
     state["config"] = config.model_dump(mode="json")
     coverage = _Coverage(state["coverage"], device)
     operators = torch.as_tensor(symmetry_table(phase_names, config.friedel), dtype=torch.float32)

@@ -9,7 +9,8 @@
 - :func:`predict_map`: a trained neural checkpoint on measured maps (``synthebsd predict``).
 - :func:`evaluate_checkpoint`: a checkpoint on held-out scenes beside the classical methods
   (``synthebsd evaluate``).
-- :func:`train_run`: a neural model trained on streamed or stored data (``synthebsd train``).
+- :func:`train_run`: a neural model trained on streamed or stored data (``synthebsd train``);
+  :func:`with_measured_detector` gives the run a measured file's detector.
 - :func:`run_benchmark`: every indexing method over a grid of dose, damage and model
   mismatch (``synthebsd benchmark``); :func:`run_insitu`: plating and stripping frames
   with accumulating beam damage, indexed by every method (``synthebsd insitu``).
@@ -27,7 +28,7 @@ from synthebsd.workflows._memory import PeakMemory
 from synthebsd.workflows._predict import predict_map
 from synthebsd.workflows._scene import write_microstructure
 from synthebsd.workflows._study import format_summary, index_methods, run_study
-from synthebsd.workflows._train import build_training_data, train_run
+from synthebsd.workflows._train import build_training_data, train_run, with_measured_detector
 from synthebsd.workflows._verify import verify_dataset
 
 __all__ = [
@@ -49,6 +50,7 @@ __all__ = [
     "run_study",
     "build_training_data",
     "train_run",
+    "with_measured_detector",
     "verify_dataset",
     "write_microstructure",
     "write_pattern_gallery",

@@ -27,7 +27,7 @@ import yaml
 from synthebsd.config import TrainConfig, TrainDataConfig, TrainRunConfig
 from synthebsd.io import atomic_path, save_json
 
-__all__ = ["build_training_data", "train_run"]
+__all__ = ["build_training_data", "train_run", "with_measured_detector"]
 
 #: Seed stream of the shuffle buffer, ``(seed, SHUFFLE_BUFFER_STREAM, epoch)``.
 SHUFFLE_BUFFER_STREAM = 171
@@ -112,6 +112,67 @@ def build_training_data(part: TrainDataConfig, cache_dir: str | Path | None = No
         ds = sub
     ds.forward_model_key = key
     return ds
+
+
+def with_measured_detector(
+    config: TrainRunConfig, patterns_path: str | Path
+) -> tuple[TrainRunConfig, dict[str, Any]]:
+    """The run with the detector of a measured pattern file, to train a model for that map.
+
+    The file's detector (any file :func:`kikuchipy.load` opens: shape, mean projection
+    centre in the Bruker convention, sample and camera tilts) and beam energy replace
+    those of the streamed training and held-out data. The screen pixel size stays the
+    configuration's: files rarely carry it (kikuchipy assumes 1 µm), and it only sets how
+    far the PC moves across a map.
+
+    Parameters
+    ----------
+    config
+        A run on streamed data (``data.stream``).
+    patterns_path
+        The measured patterns.
+
+    Returns
+    -------
+    config, info
+        The changed run, and what was taken from the file (JSON-ready).
+
+    Raises
+    ------
+    ValueError
+        If the run trains on a store (its patterns were rendered with its own detector),
+        the file cannot be read, or its detector does not fit synthebsd's detector model.
+    """
+    from synthebsd.io import load_patterns  # lazy: kikuchipy
+    from synthebsd.simulate import detector_config  # lazy: the pattern stack
+    from synthebsd.workflows._index_map import detector_for_signal
+
+    if config.data.stream is None:
+        raise ValueError(
+            "A measured detector applies to streamed training data (data.stream); a store's "
+            "patterns were rendered with the detector it was generated with"
+        )
+    signal = load_patterns(patterns_path, lazy=True)
+    detector, info = detector_for_signal(signal)
+    beam = signal.metadata.get_item("Acquisition_instrument.SEM.beam_energy")
+    stream = config.data.stream
+    energy = stream.detector.energy_kv if beam is None else float(beam)
+    measured = detector_config(detector, energy_kv=energy, px_size_um=stream.detector.px_size_um)
+    info |= {"file": str(patterns_path), "energy_kv": energy,
+             "energy_source": "configuration" if beam is None else "file"}  # fmt: skip
+
+    def _part(part: TrainDataConfig | None) -> TrainDataConfig | None:
+        if part is None or part.stream is None:
+            return part
+        return part.model_copy(
+            update={"stream": part.stream.model_copy(update={"detector": measured})}
+        )
+
+    changed = config.model_copy(
+        update={"data": _part(config.data), "validation": _part(config.validation)}
+    )
+    # re-validate: the data-set configs check their detector against everything else
+    return TrainRunConfig.model_validate(changed.model_dump()), info
 
 
 def _with_input_shape(train: TrainConfig, shape: tuple[int, int]) -> TrainConfig:

@@ -103,6 +103,35 @@ def test_resume_refuses_other_settings(pattern_dataset, tmp_path, tiny_config):
         train(tiny_config(steps=6, batch_size=8), pattern_dataset, tmp_path, progress=False)
 
 
+def test_a_later_stage_starts_from_the_earlier_weights(
+    trained, pattern_dataset, tmp_path, tiny_config
+):
+    first = load_checkpoint(trained["checkpoint"])
+    # one step at a negligible learning rate: the weights stay the first stage's
+    config = tiny_config(steps=1, warmup_steps=0, learning_rate=1e-12,
+                         init_from=trained["checkpoint"])  # fmt: skip
+    result = train(config, pattern_dataset, tmp_path / "stage2", progress=False)
+    second = load_checkpoint(result["checkpoint"])
+    a, b = first.model.state_dict(), second.model.state_dict()
+    floats = [k for k in a if a[k].is_floating_point() and "running" not in k]
+    assert floats and all(torch.allclose(a[k], b[k], atol=1e-8) for k in floats)
+    # against the same step from random weights, which is far from them
+    fresh = train(tiny_config(steps=1, warmup_steps=0, learning_rate=1e-12),
+                  pattern_dataset, tmp_path / "fresh", progress=False)  # fmt: skip
+    c = load_checkpoint(fresh["checkpoint"]).model.state_dict()
+    assert not all(torch.allclose(a[k], c[k], atol=1e-3) for k in floats)
+    meta = second.metadata
+    assert (
+        meta["training"]["initialised_from"]["weights_sha256"] == first.metadata["weights_sha256"]
+    )
+    assert meta["coverage"]["dose_counts_min"] <= first.metadata["coverage"]["dose_counts_min"]
+    # another network cannot be continued
+    other = tiny_config(steps=1, init_from=trained["checkpoint"],
+                        model_kwargs={"embedding_dim": 32})  # fmt: skip
+    with pytest.raises(ValueError, match="same network"):
+        train(other, pattern_dataset, tmp_path / "other", progress=False)
+
+
 def test_outputs_metrics_and_coverage(trained, pattern_dataset, detector):
     out = trained["checkpoint"].parent
     for name in ("model.safetensors", "last.safetensors", "last_state.pt", "history.json",

@@ -182,3 +182,58 @@ def test_bad_run_configs_are_refused_with_the_field(tmp_path, data_config, cache
     shape.write_text(yaml.safe_dump(run))
     result = _train(shape, tmp_path / "out2", cache_dir)
     assert result.exit_code == 2 and "input_shape_px is (60, 60)" in result.output
+
+
+def test_train_for_a_measured_detector_then_predict_that_map(
+    tmp_path, make_cell_config, cache_dir
+):
+    """Ni trained for the detector of kikuchipy's nickel_ebsd_small, then run on that file."""
+    import kikuchipy as kp
+
+    from synthebsd.models import load_checkpoint
+    from synthebsd.phases import get_phase
+    from synthebsd.simulate import get_master_pattern
+
+    ni_file = tmp_path / "ni.h5"
+    kp.data.nickel_ebsd_small().save(ni_file)
+    file_detector = kp.load(ni_file).detector
+    for name in ("Ni", "Cu"):
+        get_master_pattern(get_phase(name), 20.0, MP, cache_dir)
+    scene = make_cell_config(shape_px=(10, 12), collector_um=1.5, metal_um=3.0, metal="Ni")
+    data = DatasetConfig.model_validate(
+        {
+            "scenes": [{"scene": scene.model_dump(mode="json")}],
+            "n_scenes": 1,
+            "rows_per_chunk": 5,
+            "detector": {"shape_px": (32, 32), "sample_tilt_deg": 65.0, "energy_kv": 15.0},
+            "master_pattern": MP.model_dump(),
+        }
+    )
+    config = _run_file(tmp_path / "run.yaml", data, steps=6)
+    result = _train(config, tmp_path / "run", cache_dir, "--detector-from", str(ni_file))
+    assert result.exit_code == 0, result.output
+    assert "Detector from" in result.output and "20.0 kV" in result.output
+
+    ck = load_checkpoint(tmp_path / "run" / "model.safetensors")
+    trained = ck.metadata["detector"]
+    assert ck.detector_shape == tuple(file_detector.shape) == (60, 60)
+    assert trained["sample_tilt_deg"] == pytest.approx(file_detector.sample_tilt)
+    pc_file = np.asarray(file_detector.pc).reshape(-1, 3).mean(axis=0)
+    assert np.allclose(trained["pc_bruker"], pc_file, atol=1e-6)
+    assert sorted(ck.phase_names.values()) == ["Cu", "Ni"]
+    # the model renders at the file's energy: its forward-model key says 20 kV, not 15
+    assert {k["energy_kv"] for k in ck.metadata["forward_model_key"]} == {20.0}
+
+    out = tmp_path / "predicted"
+    pred = CliRunner().invoke(app, ["predict", str(ck.path), str(ni_file), "--out", str(out)])
+    assert pred.exit_code == 0, pred.output
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["map_shape"] == [3, 3]
+
+    # a store's patterns keep the detector they were rendered with
+    store_run = tmp_path / "store.yaml"
+    store_run.write_text(
+        yaml.safe_dump({"data": {"store": "x.zarr"}, "train": {"steps": 2, "warmup_steps": 0}})
+    )
+    refused = _train(store_run, tmp_path / "no", cache_dir, "--detector-from", str(ni_file))
+    assert refused.exit_code == 2 and "data.stream" in refused.output

@@ -30,6 +30,7 @@ from synthebsd.simulate.patterns._damage import (
 )
 from synthebsd.simulate.patterns._detector import (
     backscatter_background,
+    detector_config,
     detector_direction_cosines,
     gaussian_psf_kernel,
     make_detector,
@@ -84,6 +85,7 @@ __all__ = [
     "electron_range_um",
     "footprint_sigmas_um",
     "gaussian_psf_kernel",
+    "detector_config",
     "make_detector",
     "map_detector",
     "master_pattern_stats",

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "backscatter_background",
+    "detector_config",
     "detector_direction_cosines",
     "gaussian_psf_kernel",
     "make_detector",
@@ -41,6 +42,52 @@ def make_detector(config: DetectorConfig | None = None) -> EBSDDetector:
         binning=1,
         convention="bruker",
     )
+
+
+def detector_config(
+    detector: EBSDDetector, *, energy_kv: float, px_size_um: float | None = None
+) -> DetectorConfig:
+    """The :class:`~synthebsd.config.DetectorConfig` of a kikuchipy detector (a measured
+    file's): its shape, mean projection centre (Bruker), sample and camera tilts.
+
+    Parameters
+    ----------
+    detector
+        kikuchipy detector; a per-pattern PC is averaged over the map.
+    energy_kv
+        Beam energy in kV (kikuchipy's detector does not hold it).
+    px_size_um
+        Screen pixel size in µm; None: the detector's ``px_size × binning``. Files often
+        lack it (kikuchipy then assumes 1 µm), so callers may keep their own.
+
+    Raises
+    ------
+    ValueError
+        If the detector is outside what :class:`~synthebsd.config.DetectorConfig` allows
+        (e.g. a PC or tilt out of range), naming the value.
+    """
+    from pydantic import ValidationError
+
+    if detector.azimuthal != 0 or detector.twist != 0:
+        raise ValueError(
+            f"The detector has azimuthal {detector.azimuthal}° and twist {detector.twist}°; "
+            "synthebsd's detector model has neither"
+        )
+    pc = np.asarray(detector.pc, dtype=float).reshape(-1, 3).mean(axis=0)
+    size = float(detector.px_size * detector.binning) if px_size_um is None else px_size_um
+    values = {
+        "shape_px": [int(n) for n in detector.shape],
+        "pc_bruker": [float(v) for v in pc],
+        "px_size_um": size,
+        "sample_tilt_deg": float(detector.sample_tilt),
+        "camera_tilt_deg": float(detector.tilt),
+        "energy_kv": float(energy_kv),
+    }
+    try:
+        return DetectorConfig.model_validate(values)
+    except ValidationError as e:
+        fields = "; ".join(f"{'.'.join(map(str, err['loc']))}: {err['msg']}" for err in e.errors())
+        raise ValueError(f"The detector does not fit synthebsd's detector model: {fields}") from e
 
 
 def map_detector(
