@@ -237,3 +237,34 @@ def test_train_for_a_measured_detector_then_predict_that_map(
     )
     refused = _train(store_run, tmp_path / "no", cache_dir, "--detector-from", str(ni_file))
     assert refused.exit_code == 2 and "data.stream" in refused.output
+
+
+def test_the_shipped_two_stage_configs_and_checkpoint_agree():
+    """Stage 1 trains the same network on the same cells, detector and PC jitter as stage 2,
+    on a dose range inside stage 2's; the shipped checkpoint covers what they trained."""
+    from importlib.resources import files
+
+    from synthebsd.models import load_checkpoint
+    from synthebsd.models._shipped import shipped_checkpoint
+
+    folder = files("synthebsd.models")
+    pre = load_train_run_config(folder / "default_pretrain.yaml")
+    full = load_train_run_config(folder / "default_train.yaml")
+    assert (pre.train.model, pre.train.model_kwargs) == (full.train.model, full.train.model_kwargs)
+    s1, s2 = pre.data.stream, full.data.stream
+    assert s1.scenes == s2.scenes and s1.detector == s2.detector
+    assert s1.pc_jitter_bruker == s2.pc_jitter_bruker
+    lo1, hi1 = s1.vary["patterns.dose_counts"].extremes()
+    lo2, hi2 = s2.vary["patterns.dose_counts"].extremes()
+    assert lo2 <= lo1 < hi1 <= hi2 and lo2 <= 25.0 and hi2 >= 2000.0
+    assert "patterns.damage.enabled" not in s1.vary and "patterns.damage.enabled" in s2.vary
+
+    meta = load_checkpoint(shipped_checkpoint()).metadata
+    assert meta["model"]["name"] == full.train.model
+    assert meta["training"]["step"] == full.train.steps
+    assert meta["training"]["initialised_from"]["step"] == pre.train.steps
+    # the issue: at least +-0.02 around the demo's PC in each coordinate, doses 25-2,000
+    cov, pc = meta["coverage"], np.array(s2.detector.pc_bruker)
+    assert np.all(np.array(cov["pc_bruker_min"]) <= pc - 0.02)
+    assert np.all(np.array(cov["pc_bruker_max"]) >= pc + 0.02)
+    assert cov["dose_counts_min"] <= 30.0 and cov["dose_counts_max"] >= 1900.0
