@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+from matplotlib import ticker
 from matplotlib.colors import LogNorm
 from matplotlib.patches import Rectangle
 from orix.crystal_map import CrystalMap
@@ -126,7 +127,13 @@ def plot_calibration(
         ax.plot(edges[[0, -1]], edges[[0, -1]], "k:", lw=1, label="calibrated")
         ax.set_xscale("log")
         ax.set_yscale("log")
-        ax.legend(fontsize=8)
+        # plain degrees on the log axes: matplotlib's default labels every minor tick
+        # in 10^x notation, and they overlap over one decade
+        for axis in (ax.xaxis, ax.yaxis):
+            axis.set_major_locator(ticker.LogLocator(base=10.0, subs=(1.0, 2.0, 5.0)))
+            axis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+            axis.set_minor_formatter(ticker.NullFormatter())
+        ax.legend(fontsize=8, title=f"{pred.size} points", title_fontsize=8)
     ax.set_xlabel("predicted error (°)")
     ax.set_ylabel("observed disorientation (°)")
     ax.set_title(title)
