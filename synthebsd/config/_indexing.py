@@ -127,7 +127,11 @@ class IndexingConfig(StrictModel):
         True, description="also refine from 60°⟨111⟩ variants (cubic) and keep the best"
     )
     min_dictionary_score: float = Field(
-        0.2, ge=-1.0, le=1.0, description="NCC below which a pixel is called not indexed"
+        0.2,
+        ge=-1.0,
+        le=1.0,
+        description="NCC below which a pixel is called not indexed: the dictionary's best "
+        "match, and the refined orientation of neural + refinement",
     )
     min_hough_confidence: float = Field(
         0.3, ge=0.0, le=1.0, description="PyEBSDIndex confidence metric (cm) threshold"

@@ -120,6 +120,11 @@ class Checkpoint:
     def detector_shape(self) -> tuple[int, int]:
         return tuple(self.metadata["detector"]["shape_px"])
 
+    @property
+    def max_uncertainty_deg(self) -> float:
+        """Predicted error (°) above which an orientation model calls a point not indexed."""
+        return float(self.metadata.get("max_uncertainty_deg", 5.0))
+
     def check_patterns(self, shape: tuple[int, ...]) -> None:
         """Refuse patterns whose (rows, cols) differ from the training detector's."""
         got = tuple(int(n) for n in shape[-2:])

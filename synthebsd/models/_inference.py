@@ -162,7 +162,7 @@ def predict_orientations(
         raise ValueError(f"Checkpoint {checkpoint.path} is a {checkpoint.task} model")
     source, nav, sig = _flat_source(patterns)
     checkpoint.check_patterns(sig)
-    threshold = checkpoint.metadata.get("max_uncertainty_deg", 5.0)
+    threshold = checkpoint.max_uncertainty_deg
     threshold = float(threshold if max_uncertainty_deg is None else max_uncertainty_deg)
     device = torch.device(device)
     model = fuse_batch_norm(checkpoint.model).to(device, memory_format=torch.channels_last)

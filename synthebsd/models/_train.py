@@ -144,6 +144,15 @@ def _phase_names(dataset, phase_names: dict[int, str] | None) -> dict[int, str]:
     return names
 
 
+# Training-state coverage keys -> the checkpoint's, which name their units.
+_COVERAGE_KEYS = {
+    "pc_min": "pc_bruker_min",
+    "pc_max": "pc_bruker_max",
+    "dose_min": "dose_counts_min",
+    "dose_max": "dose_counts_max",
+}
+
+
 def _new_state(config: TrainConfig) -> dict[str, Any]:
     return {
         "format": _STATE_FORMAT,
@@ -151,7 +160,7 @@ def _new_state(config: TrainConfig) -> dict[str, Any]:
         "epoch": 0,
         "epoch_batches": 0,
         "history": [],
-        "coverage": {"pc_min": None, "pc_max": None, "dose_min": None, "dose_max": None},
+        "coverage": dict.fromkeys(_COVERAGE_KEYS),
         "config": config.model_dump(mode="json"),
     }
 
@@ -220,7 +229,6 @@ def _resume_state(out: Path, config: TrainConfig, model, optimiser, scheduler) -
 
 
 def _metadata(state: dict, phase_names, detector, config, forward_model_key, model) -> dict:
-    cov = state["coverage"]
     return {
         "phases": {str(k): v for k, v in sorted(phase_names.items())},
         "symmetry": {
@@ -232,12 +240,7 @@ def _metadata(state: dict, phase_names, detector, config, forward_model_key, mod
         "classes": CLASS_NAMES[: model.config.n_classes],
         "detector": detector_metadata(detector) if detector is not None else None,
         "forward_model_key": forward_model_key,
-        "coverage": {
-            "pc_bruker_min": cov["pc_min"],
-            "pc_bruker_max": cov["pc_max"],
-            "dose_counts_min": cov["dose_min"],
-            "dose_counts_max": cov["dose_max"],
-        },
+        "coverage": {saved: state["coverage"][key] for key, saved in _COVERAGE_KEYS.items()},
         "max_uncertainty_deg": config.max_uncertainty_deg,
         "training": {
             "step": state["step"],
@@ -265,12 +268,7 @@ def _initialise_from(path: Path, model, config: TrainConfig, state: dict) -> Non
         )
     model.load_state_dict(ck.model.state_dict())
     cov = ck.metadata.get("coverage") or {}
-    state["coverage"] = {
-        "pc_min": cov.get("pc_bruker_min"),
-        "pc_max": cov.get("pc_bruker_max"),
-        "dose_min": cov.get("dose_counts_min"),
-        "dose_max": cov.get("dose_counts_max"),
-    }
+    state["coverage"] = {key: cov.get(saved) for key, saved in _COVERAGE_KEYS.items()}
     state["initialised_from"] = {
         "path": str(path),
         "weights_sha256": ck.metadata.get("weights_sha256"),

@@ -116,9 +116,7 @@ def predict_map(
     )  # fmt: skip
     seconds = time.perf_counter() - t0
     threshold = float(
-        ck.metadata.get("max_uncertainty_deg", 5.0)
-        if max_uncertainty_deg is None
-        else max_uncertainty_deg
+        ck.max_uncertainty_deg if max_uncertainty_deg is None else max_uncertainty_deg
     )
 
     out = Path(out_dir)

@@ -18,13 +18,14 @@ from typing import Any
 
 import numpy as np
 
-from synthebsd.analyze import method_metrics, preprocess_patterns, refine_orientations
+from synthebsd.analyze import method_metrics, preprocess_patterns
 from synthebsd.analyze.indexing import IndexingResult
 from synthebsd.config import StudyConfig
 from synthebsd.io import load_crystal_map, save_crystal_map, save_patterns
 from synthebsd.simulate import PatternModel, simulate_patterns
 from synthebsd.workflows._forward_models import IndexerModel, forward_model, indexer_model
 from synthebsd.workflows._study import index_methods
+from synthebsd.workflows._study_neural import neural_rows
 
 __all__ = ["index_run", "score_run"]
 
@@ -41,37 +42,30 @@ def _neural(
     truth,
     methods: tuple[str, ...],
 ) -> dict[str, IndexingResult]:
-    """The neural model on the raw counts, and refinement from its map."""
-    from synthebsd.models import load_checkpoint, predict_orientations
+    """The study's neural rows (:func:`~synthebsd.workflows._study_neural.neural_rows`).
 
-    out: dict[str, IndexingResult] = {}
-    checkpoint = load_checkpoint(checkpoint_path)
-    t = time.perf_counter()
-    xmap = predict_orientations(checkpoint, signal, like=truth, device=config.indexing.device)
-    out["neural"] = IndexingResult(xmap, time.perf_counter() - t, truth.size)
-    if "neural_refined" in methods:
-        found = {pid: ph.name for pid, ph in xmap.phases if pid >= 0}
-        wanted = {pid: ph.name for pid, ph in im.phase_list}
-        if any(wanted.get(pid) != name for pid, name in found.items()):
-            warnings.warn(
-                f"neural_refined skipped: the checkpoint's phases {found} are not the "
-                f"indexer's {wanted}",
-                stacklevel=2,
-            )
-            return out
-        cfg = config.indexing
-        out["neural_refined"] = refine_orientations(
-            patterns,
-            xmap,
-            im.master_patterns,
-            im.detector,
-            config.detector.energy_kv,
-            cfg.refine_trust_region_deg,
-            cfg.refine_initial_step_deg,
-            cfg.refine_pseudo_symmetry,
-            **cfg.refine_kwargs(),
-        )
-    return out
+    Raises
+    ------
+    ValueError
+        If the checkpoint does not fit the run (detector, phases, task): a benchmark that
+        names a checkpoint must not lose its rows quietly.
+    """
+    indexing = config.indexing.model_copy(
+        update={
+            "neural_checkpoint": str(checkpoint_path),
+            "neural_refine": "neural_refined" in methods,
+        }
+    )
+    rows, info = neural_rows(
+        signal, patterns, im, config.model_copy(update={"indexing": indexing}), truth
+    )
+    if info["skipped"]:
+        raise ValueError(f"neural rows of {checkpoint_path}: {info['skipped']}")
+    from synthebsd.models import OutsideTrainingRangeWarning  # lazy: torch
+
+    for message in info["warnings"]:
+        warnings.warn(message, OutsideTrainingRangeWarning, stacklevel=2)
+    return rows
 
 
 def index_run(

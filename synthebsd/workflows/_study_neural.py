@@ -4,7 +4,11 @@
 realistic patterns (the networks normalise counts themselves) and, with
 ``neural_refine``, refines its orientations on the indexer's model exactly as the
 dictionary's are refined (:func:`~synthebsd.analyze.refine_orientations`, no
-dictionary). Both come back as :class:`~synthebsd.analyze.IndexingResult` maps in the
+dictionary). The ``neural`` row calls a point not indexed where the network predicts
+more than the checkpoint's ``max_uncertainty_deg`` of error; the refinement starts from
+every point the network calls crystalline, as dictionary + refinement refines every
+point, since its starting point needs only to lie within the trust region; a refined
+point whose NCC stays below ``min_dictionary_score`` is not indexed, as in the dictionary. Both come back as :class:`~synthebsd.analyze.IndexingResult` maps in the
 indexer's phase list, to be scored by the same :func:`~synthebsd.analyze.indexing_summary`.
 A checkpoint that is missing, corrupt, of another task, or whose detector or phases do
 not fit the study is skipped: the reason goes into the summary, the study goes on.
@@ -19,7 +23,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from orix.crystal_map import CrystalMap
 
-from synthebsd.analyze import IndexingResult, refine_orientations
+from synthebsd.analyze import IndexingResult, crystalline_phases, refine_orientations
 
 if TYPE_CHECKING:
     from synthebsd.config import StudyConfig
@@ -70,15 +74,19 @@ def load_study_checkpoint(value: str, im: IndexerModel, device: str = "cpu"):
     return ck, messages
 
 
-def _in_indexer_phases(xmap: CrystalMap, im: IndexerModel, like: CrystalMap) -> CrystalMap:
+def _in_indexer_phases(
+    xmap: CrystalMap, im: IndexerModel, like: CrystalMap, max_uncertainty_deg: float = np.inf
+) -> CrystalMap:
     """The network's map with phase ids of the indexer's phase list (by name); points of
-    a phase the indexer does not have (e.g. the electrolyte) become not indexed."""
+    a phase the indexer does not have (e.g. the electrolyte), or predicted more than
+    ``max_uncertainty_deg`` off, become not indexed."""
     ids = {ph.name: pid for pid, ph in im.phase_list if pid >= 0}
     names = {pid: ph.name for pid, ph in xmap.phases if pid >= 0}
     phase_id = np.full(xmap.size, -1)
     for pid, name in names.items():
         if name in ids:
             phase_id[xmap.phase_id == pid] = ids[name]
+    phase_id[np.asarray(xmap.prop["uncertainty_deg"]) > max_uncertainty_deg] = -1
     return CrystalMap(
         rotations=xmap.rotations,
         phase_id=phase_id,
@@ -87,6 +95,21 @@ def _in_indexer_phases(xmap: CrystalMap, im: IndexerModel, like: CrystalMap) -> 
         x=like.x,
         y=like.y,
         scan_unit=like.scan_unit,
+    )
+
+
+def _not_indexed_below(xmap: CrystalMap, min_score: float) -> CrystalMap:
+    """``xmap`` with the points whose ``scores`` (NCC) are below ``min_score`` not indexed."""
+    phase_id = xmap.phase_id.copy()
+    phase_id[np.asarray(xmap.prop["scores"]) < min_score] = -1
+    return CrystalMap(
+        rotations=xmap.rotations,
+        phase_id=phase_id,
+        phase_list=crystalline_phases(xmap.phases),
+        prop={k: np.asarray(v) for k, v in xmap.prop.items()},
+        x=xmap.x,
+        y=xmap.y,
+        scan_unit=xmap.scan_unit,
     )
 
 
@@ -133,17 +156,26 @@ def neural_rows(
     info["weights_sha256"] = ck.metadata.get("weights_sha256")
     print(f"[synthebsd] neural indexing ({info['model']}) ...", flush=True)
     t0 = time.perf_counter()
+    # Every point the network calls crystalline, whatever its predicted error: the
+    # refinement starts from all of them, and only the neural row is cut at the threshold.
     xmap = models.predict_orientations(
-        ck, raw_patterns, like=truth, batch_size=cfg.neural_batch_size, device=cfg.device
+        ck,
+        raw_patterns,
+        like=truth,
+        batch_size=cfg.neural_batch_size,
+        device=cfg.device,
+        max_uncertainty_deg=np.inf,
     )
     seconds = time.perf_counter() - t0
-    neural = IndexingResult(_in_indexer_phases(xmap, im, truth), seconds, xmap.size)
+    start = _in_indexer_phases(xmap, im, truth)
+    gated = _in_indexer_phases(xmap, im, truth, ck.max_uncertainty_deg)
+    neural = IndexingResult(gated, seconds, xmap.size)
     out = {"neural": neural}
     if cfg.neural_refine:
         print(f"[synthebsd] refinement from the network ({cfg.backend}) ...", flush=True)
         refined = refine_orientations(
             patterns,
-            neural.xmap,
+            start,
             im.master_patterns,
             im.detector,
             config.detector.energy_kv,
@@ -152,6 +184,10 @@ def neural_rows(
             cfg.refine_pseudo_symmetry,
             **cfg.refine_kwargs(),
         )
+        # as the dictionary calls a point not indexed below this NCC, so does the
+        # refinement: a start outside its basin ends at a low NCC (measured on the
+        # demo: >= 0.5 where it converged, <= 0.31 for 99 % of those left > 5° off)
+        refined.xmap = _not_indexed_below(refined.xmap, cfg.min_dictionary_score)
         refined.timings = {"neural_s": seconds, "refine_s": refined.seconds}
         refined.seconds += seconds  # the pipeline's time: network, then refinement
         refined.n_patterns = neural.n_patterns  # its rate: every pattern went through it

@@ -17,7 +17,9 @@ from torch.utils.data import Dataset
 
 from synthebsd.analyze import indexing_summary, orientation_error_map
 from synthebsd.config import DetectorConfig, IndexingConfig, MasterPatternConfig, StudyConfig
+from synthebsd.conventions import Region
 from synthebsd.io import load_crystal_map, load_patterns
+from synthebsd.models import read_checkpoint_metadata
 from synthebsd.workflows import run_study
 
 SHAPE = (32, 32)
@@ -111,13 +113,21 @@ def test_neural_rows_beside_the_classical_ones(overfitted, tmp_path, make_cell_c
     assert refined["median_error_deg"] == pytest.approx(
         methods["refined"]["median_error_deg"], abs=0.1
     )
-    # refinement starts from the network's orientation and stays in its trust region
+    # refinement starts from the network's orientation of every point it calls Li or Cu,
+    # sure or not, and stays in its trust region; the neural row drops the unsure ones,
+    # neural + refinement those it leaves below the NCC cut
     start = load_crystal_map(tmp_path / "neural.h5")
     end = load_crystal_map(tmp_path / "neural_refined.h5")
-    moved = np.rad2deg((start.rotations[start.phase_id >= 0].outer(
-        ~end.rotations[start.phase_id >= 0]).angle).diagonal())  # fmt: skip
+    crystalline = np.isin(start.prop["region"], [Region.METAL, Region.COLLECTOR])
+    sure = start.prop["uncertainty_deg"] <= read_checkpoint_metadata(checkpoint)[
+        "max_uncertainty_deg"]  # fmt: skip
+    converged = end.prop["scores"] >= IndexingConfig().min_dictionary_score
+    assert np.array_equal(end.phase_id >= 0, crystalline & converged)
+    assert np.array_equal(start.phase_id >= 0, crystalline & sure)
+    assert np.array_equal(start.phase_id[sure & converged], end.phase_id[sure & converged])
+    moved = np.rad2deg((start.rotations[crystalline].outer(
+        ~end.rotations[crystalline]).angle).diagonal())  # fmt: skip
     assert moved.max() <= 8.0 + 1e-3
-    assert np.array_equal(start.phase_id, end.phase_id)
     # the neural pipeline's time includes the network's
     assert refined["seconds"] > neural["seconds"]
     written = json.loads((tmp_path / "summary.json").read_text())
@@ -157,3 +167,22 @@ def test_no_checkpoint_no_rows(tmp_path, make_cell_config, cache_dir):
     summary = run_study(_study(make_cell_config, None), tmp_path, cache_dir)
     assert summary["neural"]["skipped"] == "indexing.neural_checkpoint is None"
     assert not any(m.startswith("neural") for m in summary["methods"])
+
+
+def test_benchmark_and_insitu_runs_share_the_neural_rows(overfitted, make_cell_config, cache_dir):
+    from synthebsd.analyze import indexing_summary
+    from synthebsd.workflows._runs import index_run
+
+    first, checkpoint = overfitted
+    truth = load_crystal_map(first / "truth.h5")
+    config = _study(make_cell_config, None)
+    methods = ("neural", "neural_refined")
+    results, _, _ = index_run(config, truth, "realistic", methods, checkpoint, cache_dir)
+    assert set(results) == set(methods)
+    for name in methods:
+        summary = indexing_summary(truth, results[name].xmap, None, ["Li", "Cu"])
+        assert summary["fraction_within_5deg"] > 0.5, name  # overfitted on this cell
+    # a checkpoint named by a benchmark that does not fit is an error, not a quiet skip
+    other = config.model_copy(update={"detector": DetectorConfig(shape_px=(40, 40))})
+    with pytest.raises(ValueError, match=r"neural rows of .*trained on \(32, 32\) px"):
+        index_run(other, truth, "realistic", methods, checkpoint, cache_dir)
