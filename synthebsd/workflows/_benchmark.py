@@ -121,6 +121,7 @@ def run_point(
         "candidate_phases": im.phase_names,
         "grain_settings": dict(GRAIN_SETTINGS),
         "methods": methods,
+        "neural_skipped": info["neural_skipped"],
         "render_patterns_per_second": info["render_patterns_per_second"],
         "seconds": time.perf_counter() - t0,
         "peak_rss_gib": memory.peak_gib,

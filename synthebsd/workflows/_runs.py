@@ -41,14 +41,12 @@ def _neural(
     config: StudyConfig,
     truth,
     methods: tuple[str, ...],
-) -> dict[str, IndexingResult]:
+) -> tuple[dict[str, IndexingResult], str | None]:
     """The study's neural rows (:func:`~synthebsd.workflows._study_neural.neural_rows`).
 
-    Raises
-    ------
-    ValueError
-        If the checkpoint does not fit the run (detector, phases, task): a benchmark that
-        names a checkpoint must not lose its rows quietly.
+    A checkpoint that does not fit this run (e.g. one trained on Li in a grid that also
+    holds Na cells) gives no rows and the reason, with a warning: a grid point without
+    the network is not a point where the network scored 0.
     """
     indexing = config.indexing.model_copy(
         update={
@@ -56,16 +54,15 @@ def _neural(
             "neural_refine": "neural_refined" in methods,
         }
     )
-    rows, info = neural_rows(
-        signal, patterns, im, config.model_copy(update={"indexing": indexing}), truth
-    )
-    if info["skipped"]:
-        raise ValueError(f"neural rows of {checkpoint_path}: {info['skipped']}")
+    run = config.model_copy(update={"indexing": indexing})
+    rows, info = neural_rows(signal, patterns, im, run, truth)
     from synthebsd.models import OutsideTrainingRangeWarning  # lazy: torch
 
     for message in info["warnings"]:
         warnings.warn(message, OutsideTrainingRangeWarning, stacklevel=2)
-    return rows
+    if info["skipped"]:
+        warnings.warn(f"neural rows of {checkpoint_path} skipped: {info['skipped']}", stacklevel=2)
+    return rows, info["skipped"]
 
 
 def index_run(
@@ -105,7 +102,8 @@ def index_run(
     results, indexer, info
         Each method's result, the indexer model, and ``render_s``,
         ``render_patterns_per_second``, ``dose_e_per_nm2`` (the dose of each point during
-        its exposure, or None without damage).
+        its exposure, or None without damage), ``neural_skipped`` (why a checkpoint gave
+        no rows, or None).
     """
     im = indexer_model(config, truth, cache_dir=cache_dir)
     fm = forward_model(forward, config, truth, im, cache_dir)
@@ -128,9 +126,12 @@ def index_run(
         save_patterns(signal, patterns_path)
     patterns = preprocess_patterns(signal)
     results = index_methods(patterns, im, config, truth, with_hough="hough" in methods)
+    neural_skipped = None
     if checkpoint is not None and "neural" in methods:
-        results |= _neural(checkpoint, signal, patterns, im, config, truth, methods)
+        rows, neural_skipped = _neural(checkpoint, signal, patterns, im, config, truth, methods)
+        results |= rows
     info = {
+        "neural_skipped": neural_skipped,
         "render_s": render_s,
         "render_patterns_per_second": truth.size / render_s if render_s > 0 else None,
         "dose_e_per_nm2": None if model.dose is None else model.dose.copy(),

@@ -169,7 +169,9 @@ def test_no_checkpoint_no_rows(tmp_path, make_cell_config, cache_dir):
     assert not any(m.startswith("neural") for m in summary["methods"])
 
 
-def test_benchmark_and_insitu_runs_share_the_neural_rows(overfitted, make_cell_config, cache_dir):
+def test_benchmark_and_insitu_runs_share_the_study_neural_rows(
+    overfitted, make_cell_config, cache_dir
+):
     from synthebsd.analyze import indexing_summary
     from synthebsd.workflows._runs import index_run
 
@@ -177,12 +179,15 @@ def test_benchmark_and_insitu_runs_share_the_neural_rows(overfitted, make_cell_c
     truth = load_crystal_map(first / "truth.h5")
     config = _study(make_cell_config, None)
     methods = ("neural", "neural_refined")
-    results, _, _ = index_run(config, truth, "realistic", methods, checkpoint, cache_dir)
+    results, _, info = index_run(config, truth, "realistic", methods, checkpoint, cache_dir)
     assert set(results) == set(methods)
     for name in methods:
         summary = indexing_summary(truth, results[name].xmap, None, ["Li", "Cu"])
         assert summary["fraction_within_5deg"] > 0.5, name  # overfitted on this cell
-    # a checkpoint named by a benchmark that does not fit is an error, not a quiet skip
+    assert info["neural_skipped"] is None
+    # a point the checkpoint does not fit has no neural rows, and says why
     other = config.model_copy(update={"detector": DetectorConfig(shape_px=(40, 40))})
-    with pytest.raises(ValueError, match=r"neural rows of .*trained on \(32, 32\) px"):
-        index_run(other, truth, "realistic", methods, checkpoint, cache_dir)
+    with pytest.warns(UserWarning, match=r"neural rows of .* skipped: .*trained on \(32, 32\)"):
+        results, _, info = index_run(other, truth, "realistic", methods, checkpoint, cache_dir)
+    assert not set(results) & set(methods)
+    assert "trained on (32, 32) px" in info["neural_skipped"]
