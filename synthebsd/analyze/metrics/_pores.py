@@ -47,7 +47,9 @@ def mask_overlap(true_mask: np.ndarray, found_mask: np.ndarray) -> dict[str, Any
 def pore_mask_metrics(truth: CrystalMap, result: CrystalMap) -> dict[str, Any]:
     """The non-indexable mask a method implies, against the true pores.
 
-    The method's pore mask is its not-indexed points (phase id −1). The comparison is
+    The method's pore mask is its not-indexed points (phase id −1), or, for a map with a
+    predicted ``region`` class (the networks'), its points of the pore class: a network
+    also refuses points it is unsure of, which are no pores. The comparison is
     made inside the metal layer, the metal and pore regions of the truth (an experiment
     sees the layer boundaries in the secondary-electron image; an amorphous electrolyte
     is not indexable either and is no pore).
@@ -55,8 +57,8 @@ def pore_mask_metrics(truth: CrystalMap, result: CrystalMap) -> dict[str, Any]:
     Returns
     -------
     overlap
-        :func:`mask_overlap` of the truth's ``pore`` mask and the not-indexed mask, both
-        within the metal layer, plus ``n_layer_points``.
+        :func:`mask_overlap` of the truth's ``pore`` mask and the method's, both within
+        the metal layer, plus ``n_layer_points``.
     """
     if truth.size != result.size:
         raise ValueError(f"Maps differ in size: truth {truth.size}, result {result.size} points")
@@ -66,7 +68,10 @@ def pore_mask_metrics(truth: CrystalMap, result: CrystalMap) -> dict[str, Any]:
         layer = (region == Region.METAL) | (region == Region.PORE) | pore
     else:
         layer = np.ones(truth.size, dtype=bool)
-    found = result.phase_id < 0
+    if "region" in result.prop:
+        found = np.asarray(result.prop["region"]) == Region.PORE
+    else:
+        found = result.phase_id < 0
     out = mask_overlap(pore[layer], found[layer])
     out["n_layer_points"] = int(layer.sum())
     return out

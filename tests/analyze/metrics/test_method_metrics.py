@@ -174,6 +174,14 @@ def test_pore_mask_shifted_by_one_pixel(truth):
     assert p["iou"] == pytest.approx(8 / 16)
     assert p["precision"] == pytest.approx(8 / 12) and p["recall"] == pytest.approx(8 / 12)
     assert p["n_layer_points"] == 11 * 16
+    # A network's map: its pore class is the mask, not its not-indexed (unsure) points.
+    region = np.full((12, 16), Region.METAL)
+    region[np.roll(pore, 1, axis=0)] = Region.PORE
+    unsure = np.zeros((12, 16), int)
+    unsure[8:] = -1  # rows it refuses: no pores
+    net = _like(truth, phase_id=unsure.ravel(), prop={"region": region.ravel()})
+    q = pore_mask_metrics(truth, net)
+    assert (q["iou"], q["precision"], q["recall"]) == pytest.approx((8 / 16, 8 / 12, 8 / 12))
 
 
 def test_two_grains_reconstructed_with_their_ecds(truth):
