@@ -8,7 +8,8 @@ dictionary). The ``neural`` row calls a point not indexed where the network pred
 more than the checkpoint's ``max_uncertainty_deg`` of error; the refinement starts from
 every point the network calls crystalline, as dictionary + refinement refines every
 point, since its starting point needs only to lie within the trust region; a refined
-point whose NCC stays below ``min_dictionary_score`` is not indexed, as in the dictionary. Both come back as :class:`~synthebsd.analyze.IndexingResult` maps in the
+point whose NCC stays below ``min_dictionary_score`` is not indexed, as in the
+dictionary. Both come back as :class:`~synthebsd.analyze.IndexingResult` maps in the
 indexer's phase list, to be scored by the same :func:`~synthebsd.analyze.indexing_summary`.
 A checkpoint that is missing, corrupt, of another task, or whose detector or phases do
 not fit the study is skipped: the reason goes into the summary, the study goes on.
@@ -74,19 +75,15 @@ def load_study_checkpoint(value: str, im: IndexerModel, device: str = "cpu"):
     return ck, messages
 
 
-def _in_indexer_phases(
-    xmap: CrystalMap, im: IndexerModel, like: CrystalMap, max_uncertainty_deg: float = np.inf
-) -> CrystalMap:
+def _in_indexer_phases(xmap: CrystalMap, im: IndexerModel, like: CrystalMap) -> CrystalMap:
     """The network's map with phase ids of the indexer's phase list (by name); points of
-    a phase the indexer does not have (e.g. the electrolyte), or predicted more than
-    ``max_uncertainty_deg`` off, become not indexed."""
+    a phase the indexer does not have (e.g. the electrolyte) become not indexed."""
     ids = {ph.name: pid for pid, ph in im.phase_list if pid >= 0}
     names = {pid: ph.name for pid, ph in xmap.phases if pid >= 0}
     phase_id = np.full(xmap.size, -1)
     for pid, name in names.items():
         if name in ids:
             phase_id[xmap.phase_id == pid] = ids[name]
-    phase_id[np.asarray(xmap.prop["uncertainty_deg"]) > max_uncertainty_deg] = -1
     return CrystalMap(
         rotations=xmap.rotations,
         phase_id=phase_id,
@@ -98,10 +95,10 @@ def _in_indexer_phases(
     )
 
 
-def _not_indexed_below(xmap: CrystalMap, min_score: float) -> CrystalMap:
-    """``xmap`` with the points whose ``scores`` (NCC) are below ``min_score`` not indexed."""
+def _not_indexed_where(xmap: CrystalMap, mask: np.ndarray) -> CrystalMap:
+    """``xmap`` with the points of ``mask`` not indexed (phase id −1)."""
     phase_id = xmap.phase_id.copy()
-    phase_id[np.asarray(xmap.prop["scores"]) < min_score] = -1
+    phase_id[mask] = -1
     return CrystalMap(
         rotations=xmap.rotations,
         phase_id=phase_id,
@@ -168,8 +165,8 @@ def neural_rows(
     )
     seconds = time.perf_counter() - t0
     start = _in_indexer_phases(xmap, im, truth)
-    gated = _in_indexer_phases(xmap, im, truth, ck.max_uncertainty_deg)
-    neural = IndexingResult(gated, seconds, xmap.size)
+    unsure = np.asarray(start.prop["uncertainty_deg"]) > ck.max_uncertainty_deg
+    neural = IndexingResult(_not_indexed_where(start, unsure), seconds, xmap.size)
     out = {"neural": neural}
     if cfg.neural_refine:
         print(f"[synthebsd] refinement from the network ({cfg.backend}) ...", flush=True)
@@ -187,7 +184,8 @@ def neural_rows(
         # as the dictionary calls a point not indexed below this NCC, so does the
         # refinement: a start outside its basin ends at a low NCC (measured on the
         # demo: >= 0.5 where it converged, <= 0.31 for 99 % of those left > 5° off)
-        refined.xmap = _not_indexed_below(refined.xmap, cfg.min_dictionary_score)
+        low = np.asarray(refined.xmap.prop["scores"]) < cfg.min_dictionary_score
+        refined.xmap = _not_indexed_where(refined.xmap, low)
         refined.timings = {"neural_s": seconds, "refine_s": refined.seconds}
         refined.seconds += seconds  # the pipeline's time: network, then refinement
         refined.n_patterns = neural.n_patterns  # its rate: every pattern went through it
