@@ -188,9 +188,11 @@ class TrainDataConfig(StrictModel):
 
     Exactly one of ``stream`` (a :class:`~synthebsd.config.DatasetConfig` rendered on the
     fly, with ``seed``, on ``device``) or ``store`` (a folder written by ``synthebsd
-    generate``; a relative path is relative to the YAML file). A stream is read through a
-    seeded shuffle buffer of ``shuffle_buffer`` patterns (a scene's neighbouring points
-    are alike); a store is read in a seeded permutation.
+    generate``; a relative path is relative to the YAML file). ``shuffle_buffer``
+    patterns are mixed at a time (a scene's neighbouring points are alike): a stream is
+    read through a seeded shuffle buffer of that size; a store's chunks are read in a
+    seeded order, and the items of each window of that many patterns' chunks are
+    permuted (each chunk is decoded once per epoch).
     """
 
     stream: DatasetConfig | None = None
@@ -200,7 +202,7 @@ class TrainDataConfig(StrictModel):
     device: str = Field(
         "cpu", pattern=r"^(cpu|cuda(:\d+)?)$", description="where a stream renders"
     )
-    shuffle_buffer: int = Field(4096, ge=1, le=1_000_000, description="patterns (streams)")
+    shuffle_buffer: int = Field(4096, ge=1, le=1_000_000, description="patterns mixed")
     max_patterns: int | None = Field(
         None, ge=1, description="use at most this many items (validation sets)"
     )

@@ -15,6 +15,7 @@ the data set is sharded.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -46,10 +47,6 @@ __all__ = [
     "SyntheticSceneDataset",
     "shard_info",
 ]
-
-
-#: Scenes whose labels a StoredPatternDataset keeps in memory per process.
-_CACHED_SCENES = 8
 
 
 def shard_info() -> tuple[int, int]:
@@ -193,8 +190,14 @@ class StoredPatternDataset(Dataset):
 
     Item ``i`` is pattern ``i`` in C order over (scene, map row, map col); the items
     equal those of :class:`SyntheticPatternDataset` for the store's configuration and
-    seed. One pattern is read (and decoded) per item; the labels of the last few scenes
-    read are cached per process.
+    seed.
+
+    Reading is per stored chunk (``rows_per_chunk`` map rows of one scene, one shard
+    file): an item decodes its whole chunk, and the last ``cached_chunks`` chunks stay
+    decoded per process. Read in a random order over the whole store, every item decodes
+    a chunk; a sampler that draws items chunk by chunk (:attr:`chunk_ranges`, as
+    :func:`synthebsd.models.train` does with ``shuffle_window``) decodes each chunk once
+    per epoch. The labels of every scene (63 bytes per pattern) are read once per process.
 
     Parameters
     ----------
@@ -204,6 +207,11 @@ class StoredPatternDataset(Dataset):
         Only ``count_fraction`` applies to stored patterns (exact binomial thinning of
         counts, drawn per pattern and epoch as on the fly); the augmentations that change
         the rendering need :class:`SyntheticPatternDataset`.
+    shuffle_window
+        Patterns a training sampler mixes at a time (rounded up to whole chunks); ``None``
+        asks for a permutation of the whole store.
+    cached_chunks
+        Decoded chunks kept per process (default: enough for ``shuffle_window``, and 1).
 
     Raises
     ------
@@ -213,8 +221,18 @@ class StoredPatternDataset(Dataset):
         For an augmentation that stored patterns cannot take.
     """
 
-    def __init__(self, store_path: str | Path, augment: AugmentConfig | None = None) -> None:
+    def __init__(
+        self,
+        store_path: str | Path,
+        augment: AugmentConfig | None = None,
+        shuffle_window: int | None = None,
+        cached_chunks: int | None = None,
+    ) -> None:
         super().__init__()
+        if shuffle_window is not None and shuffle_window < 1:
+            raise ValueError(f"shuffle_window must be >= 1 pattern, got {shuffle_window}")
+        if cached_chunks is not None and cached_chunks < 1:
+            raise ValueError(f"cached_chunks must be >= 1, got {cached_chunks}")
         self.path = Path(store_path)
         manifest = read_manifest(self.path)
         if not manifest["complete"]:
@@ -240,13 +258,21 @@ class StoredPatternDataset(Dataset):
         self.epoch = 0
         self._phase_names = {int(k): v["name"] for k, v in manifest["phases"].items()}
         self._map_shape = tuple(manifest["map_shape"])
+        self._rows_per_chunk = int(manifest["rows_per_chunk"])
+        self.shuffle_window = shuffle_window
+        if cached_chunks is None:
+            per_chunk = self._rows_per_chunk * self._map_shape[1]
+            cached_chunks = 1 + -(-(shuffle_window or 1) // per_chunk)
+        self.cached_chunks = int(cached_chunks)
         self._root: zarr.Group | None = None
-        self._labels: dict[int, dict[str, np.ndarray]] = {}
+        self._labels: dict[str, np.ndarray] | None = None
+        self._chunks: OrderedDict[tuple[int, int], np.ndarray] = OrderedDict()
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
         state["_root"] = None  # each DataLoader worker opens the store itself
-        state["_labels"] = {}
+        state["_labels"] = None
+        state["_chunks"] = OrderedDict()
         return state
 
     def set_epoch(self, epoch: int) -> None:
@@ -271,20 +297,44 @@ class StoredPatternDataset(Dataset):
     def __len__(self) -> int:
         return self.config.n_scenes * int(np.prod(self._map_shape))
 
+    @property
+    def chunk_ranges(self) -> list[tuple[int, int]]:
+        """(first item, stop) of every stored chunk, in item order."""
+        n_rows, n_cols = self._map_shape
+        step = self._rows_per_chunk
+        return [
+            (
+                scene * n_rows * n_cols + r0 * n_cols,
+                scene * n_rows * n_cols + min(r0 + step, n_rows) * n_cols,
+            )
+            for scene in range(self.config.n_scenes)
+            for r0 in range(0, n_rows, step)
+        ]
+
     def _group(self) -> zarr.Group:
         if self._root is None:
             self._root = zarr.open_group(self.path, mode="r")
         return self._root
 
-    def _scene_labels(self, scene: int) -> dict[str, np.ndarray]:
-        if scene not in self._labels:
-            if len(self._labels) >= _CACHED_SCENES:
-                self._labels.pop(next(iter(self._labels)))  # the oldest
+    def _all_labels(self) -> dict[str, np.ndarray]:
+        if self._labels is None:
             root = self._group()
-            self._labels[scene] = {
-                name: np.asarray(root[f"labels/{name}"][scene]) for name in LABEL_DTYPES
-            }
-        return self._labels[scene]
+            self._labels = {name: np.asarray(root[f"labels/{name}"][...]) for name in LABEL_DTYPES}
+        return self._labels
+
+    def _chunk_patterns(self, scene: int, row: int) -> np.ndarray:
+        """The decoded patterns (rows of the chunk, cols, rows_px, cols_px) around ``row``."""
+        key = (scene, row // self._rows_per_chunk)
+        if key in self._chunks:
+            self._chunks.move_to_end(key)
+        else:
+            if len(self._chunks) >= self.cached_chunks:
+                self._chunks.popitem(last=False)  # the least recently used
+            r0 = key[1] * self._rows_per_chunk
+            self._chunks[key] = np.asarray(
+                self._group()["patterns"][scene, r0 : r0 + self._rows_per_chunk]
+            )
+        return self._chunks[key]
 
     def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
         import torch  # lazy: torch takes seconds to import
@@ -296,16 +346,16 @@ class StoredPatternDataset(Dataset):
         n_rows, n_cols = self._map_shape
         scene, point = divmod(int(i), n_rows * n_cols)
         row, col = divmod(point, n_cols)
-        raw = np.asarray(self._group()["patterns"][scene, row, col])
+        raw = self._chunk_patterns(scene, row)[row % self._rows_per_chunk, col]
         pattern = torch.from_numpy(raw.astype(np.float32))[None]
         fraction = count_fractions(self.augment, self.seed, scene, np.array([point]), self.epoch)
         if fraction[0] < 1.0:
             pattern = thin_patterns(
                 pattern, fraction, self.seed, scene, np.array([point]), self.epoch
             )
-        labels = self._scene_labels(scene)
+        labels = self._all_labels()
         item = {"pattern": pattern}
-        item |= {name: item_tensor(values[row, col]) for name, values in labels.items()}
+        item |= {name: item_tensor(values[scene, row, col]) for name, values in labels.items()}
         item |= {
             "scene": item_tensor(np.int64(scene)),
             "row": item_tensor(np.int64(row)),

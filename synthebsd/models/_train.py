@@ -12,7 +12,9 @@ segmentation models) and writes into ``out_dir``:
   ``learning_curves.png``.
 
 Determinism: weights are initialised from ``seed``; a map-style dataset is read in a
-permutation drawn from ``(seed, SHUFFLE_STREAM, epoch)``, split across DDP ranks; an
+permutation drawn from ``(seed, SHUFFLE_STREAM, epoch)``, split across DDP ranks (a
+dataset with ``chunk_ranges`` and a ``shuffle_window``, such as a store, is permuted
+chunk-wise: the chunks in random order, the items of each window of chunks mixed); an
 iterable dataset is read in its own (deterministic) order. A run resumed from
 ``last_state.pt`` skips the batches already seen in the current epoch and ends with the
 same weights, bit for bit, as an uninterrupted run on the same machine and thread count.
@@ -70,11 +72,50 @@ def resolve_device(device: str | torch.device) -> torch.device:
     return device
 
 
-class _EpochSampler(Sampler[int]):
-    """The indices of one epoch for one rank, from a seeded permutation, after a skip."""
+def _chunkwise_permutation(
+    rng: np.random.Generator, chunk_ranges: list[tuple[int, int]], window: int
+) -> np.ndarray:
+    """The chunks in random order, then the items of every ``window`` items' worth of
+    chunks shuffled together: each chunk is decoded once, batches still mix many chunks."""
+    order = rng.permutation(len(chunk_ranges))
+    out, group, size = [], [], 0
+    for k in order:
+        start, stop = chunk_ranges[k]
+        group.append(np.arange(start, stop))
+        size += stop - start
+        if size >= window:
+            out.append(rng.permutation(np.concatenate(group)))
+            group, size = [], 0
+    if group:
+        out.append(rng.permutation(np.concatenate(group)))
+    return np.concatenate(out) if out else np.zeros(0, dtype=np.int64)
 
-    def __init__(self, n: int, seed: int, epoch: int, skip: int, rank: int, world: int):
-        perm = np.random.default_rng([seed, SHUFFLE_STREAM, epoch]).permutation(n)
+
+class _EpochSampler(Sampler[int]):
+    """The indices of one epoch for one rank, from a seeded permutation, after a skip.
+
+    With ``chunk_ranges`` and ``window`` the permutation is chunk-wise
+    (:func:`_chunkwise_permutation`); the ranges must cover ``range(n)``.
+    """
+
+    def __init__(
+        self,
+        n: int,
+        seed: int,
+        epoch: int,
+        skip: int,
+        rank: int,
+        world: int,
+        chunk_ranges: list[tuple[int, int]] | None = None,
+        window: int | None = None,
+    ):
+        rng = np.random.default_rng([seed, SHUFFLE_STREAM, epoch])
+        if chunk_ranges is not None and window is not None:
+            perm = _chunkwise_permutation(rng, chunk_ranges, window)
+            if len(perm) != n:
+                raise ValueError(f"chunk_ranges cover {len(perm)} items, the dataset has {n}")
+        else:
+            perm = rng.permutation(n)
         per_rank = n // world
         self.indices = perm[: per_rank * world][rank::world][skip:].tolist()
 
@@ -122,8 +163,16 @@ def _loader(dataset, config: TrainConfig, epoch: int, skip: int, rank: int, worl
             dataset.set_epoch(epoch)
         loader = DataLoader(dataset, drop_last=True, **common)
         return _skip(iter(loader), skip)
+    window = getattr(dataset, "shuffle_window", None)
     sampler = _EpochSampler(
-        len(dataset), config.seed, epoch, skip * config.batch_size, rank, world
+        len(dataset),
+        config.seed,
+        epoch,
+        skip * config.batch_size,
+        rank,
+        world,
+        getattr(dataset, "chunk_ranges", None) if window is not None else None,
+        window,
     )
     return iter(DataLoader(dataset, sampler=sampler, drop_last=True, **common))
 

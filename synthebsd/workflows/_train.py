@@ -103,7 +103,8 @@ def build_training_data(part: TrainDataConfig, cache_dir: str | Path | None = No
             limited.forward_model_key = ds.forward_model_key
             return limited
         return _shuffled(ds, part.shuffle_buffer, part.seed)
-    ds = datasets.StoredPatternDataset(part.store, part.augment)
+    window = part.shuffle_buffer if part.max_patterns is None else None
+    ds = datasets.StoredPatternDataset(part.store, part.augment, shuffle_window=window)
     key = datasets.dataset_master_pattern_keys(ds.config)
     if part.max_patterns is not None and part.max_patterns < len(ds):
         index = np.linspace(0, len(ds) - 1, part.max_patterns).astype(int).tolist()

@@ -96,6 +96,23 @@ def test_stored_items_equal_streamed_ones(store, make_dataset_config, dataset_ca
     assert len(keys) == len(set(keys)) == len(stored)
 
 
+def test_chunk_cache_reads_the_same_items_in_any_order(store):
+    plain = StoredPatternDataset(store)
+    cached = StoredPatternDataset(store, shuffle_window=100, cached_chunks=2)
+    ranges = cached.chunk_ranges
+    assert ranges[0][0] == 0 and ranges[-1][1] == len(cached)
+    assert all(a[1] == b[0] for a, b in zip(ranges, ranges[1:], strict=False))
+    assert cached.cached_chunks == 2 and StoredPatternDataset(
+        store, shuffle_window=100
+    ).cached_chunks == 1 + -(-100 // (ranges[0][1] - ranges[0][0]))
+    order = np.random.default_rng(0).permutation(len(plain))[:80]
+    for i in order:  # random order: the two-chunk cache keeps evicting
+        a, b = plain[int(i)], cached[int(i)]
+        assert all(torch.equal(a[k], b[k]) for k in a), i
+    with pytest.raises(ValueError, match="shuffle_window"):
+        StoredPatternDataset(store, shuffle_window=0)
+
+
 def test_count_fraction_augmentation_is_exact_and_shared(
     store, make_dataset_config, dataset_cache
 ):

@@ -27,6 +27,33 @@ def test_ranks_split_each_epoch_into_disjoint_halves():
     assert _EpochSampler(10, 3, 1, 4, 0, 1).indices == one[4:]  # resume skips
 
 
+def test_chunkwise_epochs_cover_every_item_once_and_read_each_chunk_in_one_window():
+    chunks = [(0, 24), (24, 48), (48, 60), (60, 84), (84, 108), (108, 120)]
+    one = _EpochSampler(120, 3, 1, 0, 0, 1, chunks, window=40).indices
+    assert sorted(one) == list(range(120)) and one != sorted(one)
+    assert _EpochSampler(120, 3, 1, 0, 0, 1, chunks, window=40).indices == one  # seeded
+    assert _EpochSampler(120, 3, 2, 0, 0, 1, chunks, window=40).indices != one
+    assert _EpochSampler(120, 3, 1, 7, 0, 1, chunks, window=40).indices == one[7:]
+    chunk_of = {i: k for k, (a, b) in enumerate(chunks) for i in range(a, b)}
+    # The order is windows of whole chunks (each >= 40 items but the last): a chunk is
+    # read in one window only, so it is decoded once per epoch ...
+    size = {k: b - a for k, (a, b) in enumerate(chunks)}
+    closed, open_, taken, widths = set(), set(), 0, []
+    for i in one:
+        assert chunk_of[i] not in closed, f"chunk {chunk_of[i]} read in two windows"
+        open_.add(chunk_of[i])
+        taken += 1
+        if taken == sum(size[k] for k in open_) and taken >= 40:
+            closed |= open_
+            widths.append(len(open_))
+            open_, taken = set(), 0
+    assert not open_ or taken == sum(size[k] for k in open_)
+    # ... and a window mixes several chunks.
+    assert max(widths) >= 2
+    with pytest.raises(ValueError, match="cover 120 items"):
+        _EpochSampler(121, 3, 1, 0, 0, 1, chunks, window=40)
+
+
 # The two ranks are spawned from a fresh interpreter, not from pytest's process: a spawn
 # from a process that already ran dask clusters and DataLoader workers blocked writing the
 # child's start-up data into a pipe (seen in a full-suite run), where no in-process guard
