@@ -1,5 +1,5 @@
 """Command-line interface: ``synthebsd demo``, ``scene``, ``index``, ``predict``, ``train``,
-``evaluate``, ``masterpattern``, ``gallery``, ``benchmark``, ``insitu``, and for training
+``calibrate``, ``evaluate``, ``masterpattern``, ``gallery``, ``benchmark``, ``insitu``, and for training
 data ``generate``, ``verify`` and ``export``.
 
 Each command imports what it needs when it runs (``# lazy`` in the command modules): the
@@ -13,7 +13,7 @@ import typer
 
 from synthebsd.cli._datasets import export, generate, verify
 from synthebsd.cli._indexing import index, predict
-from synthebsd.cli._neural import evaluate, train
+from synthebsd.cli._neural import calibrate, evaluate, train
 from synthebsd.cli._study import demo, gallery, masterpattern, scene
 from synthebsd.cli._validation import benchmark, insitu
 
@@ -36,6 +36,7 @@ for _name, _command in {
     "index": index,
     "predict": predict,
     "train": train,
+    "calibrate": calibrate,
     "evaluate": evaluate,
     "generate": generate,
     "verify": verify,

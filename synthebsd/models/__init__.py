@@ -10,13 +10,19 @@
   disorientation loss for any point group (:func:`disorientation`), checkpoints
   (safetensors weights + JSON metadata, :func:`save_checkpoint`, :func:`load_checkpoint`),
   the training loop (:func:`train`) and inference to orix maps
-  (:func:`predict_orientations`, :func:`predict_regions`);
+  (:func:`predict_orientations`, :func:`predict_regions`), and the held-out calibration
+  of the predicted error (:func:`fit_uncertainty_calibration`);
 - the shipped default checkpoint for the demo cell (:func:`shipped_checkpoint`).
 
 Models consume the items of the dataset contract (``synthebsd.datasets``). Importing this
 package imports torch.
 """
 
+from synthebsd.models._calibration import (
+    apply_uncertainty_calibration,
+    fit_uncertainty_calibration,
+    held_out_predictions,
+)
 from synthebsd.models._checkpoint import (
     CHECKPOINT_FORMAT,
     Checkpoint,
@@ -96,14 +102,17 @@ __all__ = [
     "PatternNormalizer",
     "SegmentationNet",
     "UnknownModelError",
+    "apply_uncertainty_calibration",
     "class_phase_ids",
     "create_model",
     "detector_metadata",
     "disorientation",
     "estimate_dose_counts",
+    "fit_uncertainty_calibration",
     "fuse_batch_norm",
     "evaluate_orientation",
     "evaluate_segmentation",
+    "held_out_predictions",
     "list_models",
     "load_checkpoint",
     "map_dose_counts",

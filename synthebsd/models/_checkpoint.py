@@ -125,6 +125,12 @@ class Checkpoint:
         """Predicted error (°) above which an orientation model calls a point not indexed."""
         return float(self.metadata.get("max_uncertainty_deg", 5.0))
 
+    @property
+    def uncertainty_calibration(self) -> dict | None:
+        """The held-out calibration of the predicted error
+        (:func:`~synthebsd.models.fit_uncertainty_calibration`), or None."""
+        return self.metadata.get("uncertainty_calibration")
+
     def check_patterns(self, shape: tuple[int, ...]) -> None:
         """Refuse patterns whose (rows, cols) differ from the training detector's."""
         got = tuple(int(n) for n in shape[-2:])

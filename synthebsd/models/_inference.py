@@ -1,7 +1,8 @@
 """Inference: patterns (kikuchipy signal or array) → orix crystal maps, batched, any device.
 
 Orientation checkpoints give each point an orientation, a region class and a predicted
-error; a point is indexed (phase id ≥ 0) when its class is a crystalline layer of the
+error (through the checkpoint's held-out ``uncertainty_calibration`` where it has one);
+a point is indexed (phase id ≥ 0) when its class is a crystalline layer of the
 checkpoint's phase list and its predicted error is at most the threshold
 (``max_uncertainty_deg``, the checkpoint's unless given). Segmentation checkpoints give
 each point a class. Every tensor stays on the device the patterns are sent to; only the
@@ -18,6 +19,7 @@ from orix.crystal_map import CrystalMap, PhaseList
 from orix.quaternion import Rotation
 
 from synthebsd.conventions import PHASE_IDS, Region
+from synthebsd.models._calibration import apply_uncertainty_calibration
 from synthebsd.models._checkpoint import Checkpoint
 from synthebsd.models._networks import fuse_batch_norm
 from synthebsd.models._tasks import estimate_dose_counts
@@ -148,8 +150,9 @@ def predict_orientations(
     -------
     xmap
         orix ``CrystalMap`` with rotations (passive, sample → crystal), phase ids (−1:
-        not indexed), the checkpoint's phases, and properties ``uncertainty_deg``,
-        ``region`` (predicted class code) and ``class_probability``.
+        not indexed), the checkpoint's phases, and properties ``uncertainty_deg`` (the
+        predicted error, calibrated when the checkpoint is), ``region`` (predicted class
+        code) and ``class_probability``.
 
     Raises
     ------
@@ -175,6 +178,9 @@ def predict_orientations(
         for k, v in predict_tensors(model, chunk, batch_size).items():
             parts[k].append(v.double().cpu().numpy())
     out = {k: np.concatenate(v) for k, v in parts.items()}
+    out["uncertainty_deg"] = apply_uncertainty_calibration(
+        checkpoint.uncertainty_calibration, out["uncertainty_deg"]
+    )
     classes = out["class_probability"].argmax(axis=1)
     if regions is not None:
         regions = np.asarray(regions).ravel()

@@ -28,6 +28,7 @@ __all__ = [
     "estimate_dose_counts",
     "evaluate_orientation",
     "evaluate_segmentation",
+    "orientation_columns",
     "orientation_losses",
     "pattern_coverage",
     "segmentation_losses",
@@ -143,10 +144,10 @@ def segmentation_losses(
 
 
 @torch.no_grad()
-def evaluate_orientation(
-    model, loader, operators: torch.Tensor, device, max_uncertainty_deg: float
-) -> dict:
-    """Metrics (:func:`~synthebsd.models.orientation_metrics`) over every item of a loader."""
+def orientation_columns(model, loader, operators: torch.Tensor, device) -> dict[str, np.ndarray]:
+    """Per item of a loader: ``err`` (disorientation to the truth, °), ``unc`` (the raw
+    predicted error, °), ``cls`` (predicted class), ``reg`` (true class), ``pid``."""
+    was_training = model.training
     model.eval()
     cols: dict[str, list[np.ndarray]] = {k: [] for k in ("err", "unc", "cls", "reg", "pid")}
     for batch in loader:
@@ -163,8 +164,15 @@ def evaluate_orientation(
         cols["cls"].append(out["class_logits"].argmax(1).cpu().numpy())
         cols["reg"].append(batch["region"].cpu().numpy())
         cols["pid"].append(pid.cpu().numpy())
-    model.train()
-    c = {k: np.concatenate(v) if v else np.zeros(0) for k, v in cols.items()}
+    model.train(was_training)
+    return {k: np.concatenate(v) if v else np.zeros(0) for k, v in cols.items()}
+
+
+def evaluate_orientation(
+    model, loader, operators: torch.Tensor, device, max_uncertainty_deg: float
+) -> dict:
+    """Metrics (:func:`~synthebsd.models.orientation_metrics`) over every item of a loader."""
+    c = orientation_columns(model, loader, operators, device)
     return orientation_metrics(
         c["err"], c["unc"], c["cls"], c["reg"], c["pid"], max_uncertainty_deg
     )

@@ -10,7 +10,9 @@
 - :func:`evaluate_checkpoint`: a checkpoint on held-out scenes beside the classical methods
   (``synthebsd evaluate``).
 - :func:`train_run`: a neural model trained on streamed or stored data (``synthebsd train``);
-  :func:`with_measured_detector` gives the run a measured file's detector.
+  :func:`with_measured_detector` gives the run a measured file's detector;
+  :func:`calibrate_run`: its predicted error calibrated on held-out data
+  (``synthebsd calibrate``).
 - :func:`run_benchmark`: every indexing method over a grid of dose, damage and model
   mismatch (``synthebsd benchmark``); :func:`run_insitu`: plating and stripping frames
   with accumulating beam damage, indexed by every method (``synthebsd insitu``).
@@ -18,6 +20,7 @@
 """
 
 from synthebsd.workflows._benchmark import point_study_config, run_benchmark, run_point
+from synthebsd.workflows._calibrate import calibrate_run
 from synthebsd.workflows._evaluate import evaluate_checkpoint, format_evaluation
 from synthebsd.workflows._export import export_dataset_scene
 from synthebsd.workflows._gallery import write_pattern_gallery
@@ -33,6 +36,7 @@ from synthebsd.workflows._verify import verify_dataset
 
 __all__ = [
     "PeakMemory",
+    "calibrate_run",
     "detector_for_signal",
     "evaluate_checkpoint",
     "format_evaluation",

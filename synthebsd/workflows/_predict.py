@@ -141,6 +141,7 @@ def predict_map(
             "forward_model_key": ck.metadata.get("forward_model_key"),
             "coverage": ck.metadata.get("coverage"),
             "weights_sha256": ck.metadata.get("weights_sha256"),
+            "uncertainty_calibrated": ck.uncertainty_calibration is not None,
         },
         "segmentation_checkpoint": str(Path(segmentation).resolve()) if segmentation else None,
         "n_patterns": int(xmap.size),

@@ -177,6 +177,8 @@ def run_study(
         if name == "realistic":  # the network on the same patterns, raw counts
             raw = load_patterns(out / "patterns.h5", lazy=True)
             rows, neural_info = neural_rows(raw, patterns, index_models[""], config, truth)
+            if neural_info["skipped"] and config.indexing.neural_checkpoint is not None:
+                print(f"[synthebsd] neural rows skipped: {neural_info['skipped']}", flush=True)
             results |= {method: (res, name, index_models[""]) for method, res in rows.items()}
 
     t = _stage("errors and figures")

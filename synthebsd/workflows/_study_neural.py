@@ -145,12 +145,12 @@ def neural_rows(
     try:
         ck, info["warnings"] = load_study_checkpoint(cfg.neural_checkpoint, im, cfg.device)
     except (FileNotFoundError, ValueError) as e:  # CheckpointError, IncompatibleInputError
-        info["skipped"] = " ".join(str(e).split())
-        print(f"[synthebsd] neural rows skipped: {info['skipped']}", flush=True)
+        info["skipped"] = " ".join(str(e).split())  # the caller reports it, once
         return {}, info
     info["checkpoint"] = str(ck.path)
     info["model"] = ck.metadata["model"]["name"]
     info["weights_sha256"] = ck.metadata.get("weights_sha256")
+    info["uncertainty_calibrated"] = ck.uncertainty_calibration is not None
     print(f"[synthebsd] neural indexing ({info['model']}) ...", flush=True)
     t0 = time.perf_counter()
     # Every point the network calls crystalline, whatever its predicted error: the

@@ -142,7 +142,7 @@ def test_neural_rows_beside_the_classical_ones(overfitted, tmp_path, make_cell_c
     "problem", ["missing", "corrupt", "detector"], ids=["missing", "corrupt", "detector"]
 )
 def test_unfit_checkpoints_are_skipped_with_a_reason(
-    problem, overfitted, tmp_path, make_cell_config, cache_dir
+    problem, overfitted, tmp_path, make_cell_config, cache_dir, capsys
 ):
     _, checkpoint = overfitted
     config = _study(make_cell_config, str(checkpoint))
@@ -159,6 +159,7 @@ def test_unfit_checkpoints_are_skipped_with_a_reason(
         expected = "trained on (32, 32) px"
     summary = run_study(config, tmp_path, cache_dir)
     assert expected in summary["neural"]["skipped"]
+    assert capsys.readouterr().out.count("neural rows skipped") == 1  # said once
     assert "neural" not in summary["methods"] and "neural_refined" not in summary["methods"]
     assert not (tmp_path / "neural.h5").exists()
 
@@ -170,7 +171,7 @@ def test_no_checkpoint_no_rows(tmp_path, make_cell_config, cache_dir):
 
 
 def test_benchmark_and_insitu_runs_share_the_study_neural_rows(
-    overfitted, make_cell_config, cache_dir
+    overfitted, make_cell_config, cache_dir, capsys
 ):
     from synthebsd.analyze import indexing_summary
     from synthebsd.workflows._runs import index_run
@@ -187,7 +188,9 @@ def test_benchmark_and_insitu_runs_share_the_study_neural_rows(
     assert info["neural_skipped"] is None
     # a point the checkpoint does not fit has no neural rows, and says why
     other = config.model_copy(update={"detector": DetectorConfig(shape_px=(40, 40))})
+    capsys.readouterr()
     with pytest.warns(UserWarning, match=r"neural rows of .* skipped: .*trained on \(32, 32\)"):
         results, _, info = index_run(other, truth, "realistic", methods, checkpoint, cache_dir)
     assert not set(results) & set(methods)
     assert "trained on (32, 32) px" in info["neural_skipped"]
+    assert "neural rows skipped" not in capsys.readouterr().out  # the warning says it once

@@ -162,6 +162,13 @@ def test_train_on_a_store(tmp_path, data_config, cache_dir):
     metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())["validation"]
     assert metrics["n_points"] == 32
     assert load_checkpoint(tmp_path / "out" / "model.safetensors").detector_shape == (32, 32)
+    # --store replaces the run's data (here a stream) by a store, keeping its mixing
+    streamed = _run_file(tmp_path / "streamed.yaml", data_config, steps=6)
+    result = _train(streamed, tmp_path / "override", cache_dir, "--store", str(store))
+    assert result.exit_code == 0, result.output
+    saved = yaml.safe_load((tmp_path / "override" / "config.yaml").read_text())["data"]
+    assert saved["store"] == str(store) and saved["stream"] is None
+    assert saved["shuffle_buffer"] == 100
 
 
 def test_bad_run_configs_are_refused_with_the_field(tmp_path, data_config, cache_dir):
@@ -268,3 +275,47 @@ def test_the_shipped_two_stage_configs_and_checkpoint_agree():
     assert np.all(np.array(cov["pc_bruker_min"]) <= pc - 0.02)
     assert np.all(np.array(cov["pc_bruker_max"]) >= pc + 0.02)
     assert cov["dose_counts_min"] <= 30.0 and cov["dose_counts_max"] >= 1900.0
+
+
+def test_calibrate_a_checkpoint_on_the_run_held_out_data(tmp_path, data_config, cache_dir):
+    from synthebsd.models import (
+        apply_uncertainty_calibration,
+        load_checkpoint,
+        predict_orientations,
+    )
+
+    run = _run_file(tmp_path / "run.yaml", data_config, steps=6)
+    assert _train(run, tmp_path / "trained", cache_dir).exit_code == 0
+    config = yaml.safe_load(run.read_text())
+    config["validation"] = {"stream": data_config.model_dump(mode="json") | {"n_scenes": 3},
+                            "seed": 9}  # fmt: skip
+    run.write_text(yaml.safe_dump(config))
+    checkpoint = tmp_path / "trained" / "model.safetensors"
+    args = ["calibrate", str(checkpoint), str(run), "--out", str(tmp_path / "cal"),
+            "--cache-dir", str(cache_dir)]  # fmt: skip
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "raw: predicted < 2 deg" in result.output and "calibrated:" in result.output
+    out = tmp_path / "cal"
+    for name in ("model.safetensors", "calibration_raw.png", "calibration.png", "summary.json"):
+        assert (out / name).is_file(), name
+    summary = json.loads((out / "summary.json").read_text())
+    raw, cal = (summary["metrics_in_sample"][k] for k in ("raw", "calibrated"))
+    # in sample the calibrated mean predicted error is the observed one; the raw head is not
+    assert cal["mean_predicted_error_deg"] == pytest.approx(cal["mean_error_deg"], rel=1e-3)
+    assert raw["mean_error_deg"] == cal["mean_error_deg"]
+    assert raw["mean_predicted_error_deg"] != pytest.approx(raw["mean_error_deg"], rel=1e-3)
+    before, after = load_checkpoint(checkpoint), load_checkpoint(out / "model.safetensors")
+    assert after.metadata["weights_sha256"] == before.metadata["weights_sha256"]
+    assert after.uncertainty_calibration["n_points"] == summary["n_fitted"] >= 200
+    patterns = np.random.default_rng(0).poisson(200.0, (5, 32, 32)).astype(np.float32)
+    a, b = (predict_orientations(c, patterns, max_uncertainty_deg=np.inf) for c in (before, after))
+    expected = apply_uncertainty_calibration(
+        after.uncertainty_calibration, a.prop["uncertainty_deg"]
+    )
+    np.testing.assert_allclose(b.prop["uncertainty_deg"], expected)
+    # no held-out data, no calibration
+    del config["validation"]
+    run.write_text(yaml.safe_dump(config))
+    refused = CliRunner().invoke(app, [*args[:-4], "--out", str(tmp_path / "no"), *args[-2:]])
+    assert refused.exit_code == 2 and "no 'validation'" in refused.output
