@@ -101,7 +101,7 @@ def plot_uncertainty_map(
 def plot_calibration(
     predicted_error_deg: np.ndarray, error_deg: np.ndarray, path: str | Path, title: str = ""
 ) -> Path:
-    """Mean observed error against the prediction, in log-spaced bins (bars: quartiles).
+    """Mean observed error against the prediction, in log-spaced bins (lines: quartiles).
 
     The uncertainty head predicts the expected (mean) error, so a calibrated model lies
     on the diagonal.
@@ -123,7 +123,10 @@ def plot_calibration(
                 med.append(e.mean())
                 q1.append(np.percentile(e, 25))
                 q3.append(np.percentile(e, 75))
-        ax.errorbar(centre, med, yerr=[np.subtract(med, q1), np.subtract(q3, med)], fmt="o")
+        # the quartile range as a line, not error bars about the mean: a skewed bin's
+        # mean can lie outside its quartiles
+        ax.vlines(centre, q1, q3, color="C0")
+        ax.plot(centre, med, "o", color="C0")
         ax.plot(edges[[0, -1]], edges[[0, -1]], "k:", lw=1, label="calibrated")
         ax.set_xscale("log")
         ax.set_yscale("log")
