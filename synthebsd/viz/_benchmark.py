@@ -14,6 +14,16 @@ __all__ = ["plot_insitu_series", "plot_metric_bars", "plot_metric_lines"]
 Series = tuple[Sequence[float], Sequence[float], Sequence[float]]
 
 
+def _legend_of_all(target, axes, fontsize: float) -> None:
+    """One legend on ``target`` for every method drawn in any of ``axes`` (a method
+    missing from the last panel, e.g. a network skipped for a cell, is still named)."""
+    handles: dict[str, object] = {}
+    for ax in np.ravel(axes):
+        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            handles.setdefault(label, handle)
+    target.legend(list(handles.values()), list(handles), fontsize=fontsize, loc="best")
+
+
 def _colours(names: Sequence[str]) -> dict[str, tuple]:
     cmap = colormap("tab10")
     return {name: cmap(k % 10) for k, name in enumerate(names)}
@@ -76,7 +86,7 @@ def plot_metric_lines(
         ax.set_xlabel(xlabel)
         ax.grid(alpha=0.3)
     axes[0].set_ylabel(ylabel)
-    axes[-1].legend(fontsize=8, loc="best")
+    _legend_of_all(axes[-1], axes, fontsize=8)
     fig.suptitle(title)
     return save_figure(fig, path)
 
@@ -152,6 +162,6 @@ def plot_insitu_series(
         bottom.set_ylabel("measured − truth")
         top.grid(alpha=0.3)
         bottom.grid(alpha=0.3)
-    axes[0, -1].legend(fontsize=7, loc="best")
+    _legend_of_all(axes[0, -1], axes[0], fontsize=7)
     fig.suptitle(title)
     return save_figure(fig, path)

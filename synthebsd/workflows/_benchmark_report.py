@@ -157,7 +157,7 @@ def _figures(rows: list[dict], config: BenchmarkConfig, out: Path) -> list[str]:
                 pores,
                 out / "pore_iou_vs_dose.png",
                 "dose (counts per pixel at the background peak)",
-                "IoU of not-indexed points with the true pores",
+                "pore IoU (not indexed; a network: its pore class)",
                 "Pores found vs dose",
                 logx=True,
                 ylim=(0, 1.05),
