@@ -25,17 +25,17 @@ from __future__ import annotations
 import math
 import os
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, IterableDataset, Sampler
+from torch.utils.data import DataLoader
 
 from synthebsd.config import TrainConfig
 from synthebsd.io import atomic_path, save_json
 from synthebsd.models._checkpoint import detector_metadata, save_checkpoint
+from synthebsd.models._epochs import SHUFFLE_STREAM, epoch_batches
 from synthebsd.models._registry import create_model
 from synthebsd.models._rotation import symmetry_table
 from synthebsd.models._tasks import (
@@ -50,8 +50,6 @@ from synthebsd.viz import plot_learning_curves
 
 __all__ = ["CLASS_NAMES", "SHUFFLE_STREAM", "resolve_device", "train"]
 
-#: Seed stream of the training-data order, ``(seed, SHUFFLE_STREAM, epoch)``.
-SHUFFLE_STREAM = 17
 _STATE_FORMAT = "synthebsd-train-state/1"
 #: Names of the class codes: the Region codes, then grain boundaries (segmentation only).
 CLASS_NAMES = ["collector", "metal", "pore", "electrolyte", "grain_boundary"]
@@ -70,60 +68,6 @@ def resolve_device(device: str | torch.device) -> torch.device:
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ValueError("device 'cuda' requested but torch sees no CUDA device")
     return device
-
-
-def _chunkwise_permutation(
-    rng: np.random.Generator, chunk_ranges: list[tuple[int, int]], window: int
-) -> np.ndarray:
-    """The chunks in random order, then the items of every ``window`` items' worth of
-    chunks shuffled together: each chunk is decoded once, batches still mix many chunks."""
-    order = rng.permutation(len(chunk_ranges))
-    out, group, size = [], [], 0
-    for k in order:
-        start, stop = chunk_ranges[k]
-        group.append(np.arange(start, stop))
-        size += stop - start
-        if size >= window:
-            out.append(rng.permutation(np.concatenate(group)))
-            group, size = [], 0
-    if group:
-        out.append(rng.permutation(np.concatenate(group)))
-    return np.concatenate(out) if out else np.zeros(0, dtype=np.int64)
-
-
-class _EpochSampler(Sampler[int]):
-    """The indices of one epoch for one rank, from a seeded permutation, after a skip.
-
-    With ``chunk_ranges`` and ``window`` the permutation is chunk-wise
-    (:func:`_chunkwise_permutation`); the ranges must cover ``range(n)``.
-    """
-
-    def __init__(
-        self,
-        n: int,
-        seed: int,
-        epoch: int,
-        skip: int,
-        rank: int,
-        world: int,
-        chunk_ranges: list[tuple[int, int]] | None = None,
-        window: int | None = None,
-    ):
-        rng = np.random.default_rng([seed, SHUFFLE_STREAM, epoch])
-        if chunk_ranges is not None and window is not None:
-            perm = _chunkwise_permutation(rng, chunk_ranges, window)
-            if len(perm) != n:
-                raise ValueError(f"chunk_ranges cover {len(perm)} items, the dataset has {n}")
-        else:
-            perm = rng.permutation(n)
-        per_rank = n // world
-        self.indices = perm[: per_rank * world][rank::world][skip:].tolist()
-
-    def __iter__(self) -> Iterator[int]:
-        return iter(self.indices)
-
-    def __len__(self) -> int:
-        return len(self.indices)
 
 
 def _distributed() -> tuple[int, int]:
@@ -153,34 +97,6 @@ def _lr_factor(step: int, config: TrainConfig) -> float:
     t = min(1.0, (step - config.warmup_steps) / span)
     low = config.final_lr_fraction
     return low + (1 - low) * 0.5 * (1 + math.cos(math.pi * t))
-
-
-def _loader(dataset, config: TrainConfig, epoch: int, skip: int, rank: int, world: int):
-    """Batches of one epoch from batch ``skip`` on (map-style: seeded order; drop_last)."""
-    common = {"batch_size": config.batch_size, "num_workers": config.num_workers}
-    if isinstance(dataset, IterableDataset):
-        if hasattr(dataset, "set_epoch"):
-            dataset.set_epoch(epoch)
-        loader = DataLoader(dataset, drop_last=True, **common)
-        return _skip(iter(loader), skip)
-    window = getattr(dataset, "shuffle_window", None)
-    sampler = _EpochSampler(
-        len(dataset),
-        config.seed,
-        epoch,
-        skip * config.batch_size,
-        rank,
-        world,
-        getattr(dataset, "chunk_ranges", None) if window is not None else None,
-        window,
-    )
-    return iter(DataLoader(dataset, sampler=sampler, drop_last=True, **common))
-
-
-def _skip(it: Iterator, n: int) -> Iterator:
-    for _ in range(n):
-        next(it, None)
-    return it
 
 
 def _phase_names(dataset, phase_names: dict[int, str] | None) -> dict[int, str]:
@@ -454,7 +370,9 @@ def train(
     t_last, seen_last = time.perf_counter(), 0
     metrics = None
     while state["step"] < stop:
-        batches = _loader(dataset, config, state["epoch"], state["epoch_batches"], rank, world)
+        batches = epoch_batches(
+            dataset, config, state["epoch"], state["epoch_batches"], rank, world
+        )
         got_any = False
         for batch in batches:
             got_any = True

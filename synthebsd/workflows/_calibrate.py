@@ -77,7 +77,7 @@ def calibrate_run(
         raise models.IncompatibleInputError(f"{path} is a {ck.task} checkpoint, not orientation")
     data = build_training_data(config.validation, cache_dir)
     ck.check_patterns(tuple(data.detector.shape))
-    ck.check_phases([name for pid, name in data.phase_names.items() if pid >= 0])
+    ck.check_phases(list(data.phase_names.values()))
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
 

@@ -13,7 +13,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from synthebsd.models._train import _EpochSampler
+from synthebsd.models._epochs import _EpochSampler
 
 
 def test_ranks_split_each_epoch_into_disjoint_halves():
