@@ -9,6 +9,7 @@ The names of both are re-exported here.
 from synthebsd.analyze.indexing import (
     HOUGH_REFLECTORS,
     IndexingResult,
+    as_map,
     crystalline_phases,
     dictionary_index,
     hough_index,
@@ -49,6 +50,7 @@ __all__ = [
     "SCORE_PROPERTIES",
     "SUCCESS_LIMITS_DEG",
     "IndexingResult",
+    "as_map",
     "confidence_analysis",
     "crystalline_phases",
     "dictionary_index",

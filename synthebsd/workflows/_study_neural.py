@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from orix.crystal_map import CrystalMap
 
-from synthebsd.analyze import IndexingResult, crystalline_phases, refine_orientations
+from synthebsd.analyze import IndexingResult, as_map, crystalline_phases, refine_orientations
 
 if TYPE_CHECKING:
     from synthebsd.config import StudyConfig
@@ -75,6 +75,10 @@ def load_study_checkpoint(value: str, im: IndexerModel, device: str = "cpu"):
     return ck, messages
 
 
+def _props(xmap: CrystalMap) -> dict[str, np.ndarray]:
+    return {k: np.asarray(v) for k, v in xmap.prop.items()}
+
+
 def _in_indexer_phases(xmap: CrystalMap, im: IndexerModel, like: CrystalMap) -> CrystalMap:
     """The network's map with phase ids of the indexer's phase list (by name); points of
     a phase the indexer does not have (e.g. the electrolyte) become not indexed."""
@@ -84,29 +88,15 @@ def _in_indexer_phases(xmap: CrystalMap, im: IndexerModel, like: CrystalMap) -> 
     for pid, name in names.items():
         if name in ids:
             phase_id[xmap.phase_id == pid] = ids[name]
-    return CrystalMap(
-        rotations=xmap.rotations,
-        phase_id=phase_id,
-        phase_list=im.phase_list.deepcopy(),
-        prop={k: np.asarray(v) for k, v in xmap.prop.items()},
-        x=like.x,
-        y=like.y,
-        scan_unit=like.scan_unit,
-    )
+    return as_map(xmap.rotations.data, phase_id, im.phase_list, _props(xmap), like)
 
 
 def _not_indexed_where(xmap: CrystalMap, mask: np.ndarray) -> CrystalMap:
     """``xmap`` with the points of ``mask`` not indexed (phase id −1)."""
     phase_id = xmap.phase_id.copy()
     phase_id[mask] = -1
-    return CrystalMap(
-        rotations=xmap.rotations,
-        phase_id=phase_id,
-        phase_list=crystalline_phases(xmap.phases),
-        prop={k: np.asarray(v) for k, v in xmap.prop.items()},
-        x=xmap.x,
-        y=xmap.y,
-        scan_unit=xmap.scan_unit,
+    return as_map(
+        xmap.rotations.data, phase_id, crystalline_phases(xmap.phases), _props(xmap), xmap
     )
 
 

@@ -18,11 +18,12 @@ from synthebsd.analyze.indexing._hough import HOUGH_REFLECTORS, hough_index
 from synthebsd.analyze.indexing._model import smooth_master_pattern
 from synthebsd.analyze.indexing._preprocess import preprocess_patterns
 from synthebsd.analyze.indexing._refine import pseudo_symmetry_operators, refine_orientations
-from synthebsd.analyze.indexing._result import IndexingResult, crystalline_phases
+from synthebsd.analyze.indexing._result import IndexingResult, as_map, crystalline_phases
 
 __all__ = [
     "HOUGH_REFLECTORS",
     "IndexingResult",
+    "as_map",
     "crystalline_phases",
     "dictionary_index",
     "hough_index",
