@@ -3,10 +3,10 @@
 The shipped checkpoint (``default_orientation.safetensors``, package data next to this
 module) is an ``orientation_cnn_small`` for the demo cell (Cu | Li | LLZTO, 60 × 60
 patterns, projection centres around the demo's, 25–2,000 counts per pixel), trained by
-``synthebsd train`` in three stages (``default_pretrain.yaml``, :data:`DEFAULT_TRAIN_CONFIG`,
-then ``default_finetune.yaml`` on a stored set) and calibrated by ``synthebsd calibrate``
-on stage 3's held-out stream (the README gives the commands); its metadata records what
-it covers.
+``synthebsd train`` in four stages (``default_pretrain.yaml``, :data:`DEFAULT_TRAIN_CONFIG`,
+then ``default_finetune.yaml`` and ``default_refine.yaml`` on two stored sets of the same
+stream) and calibrated by ``synthebsd calibrate`` on their held-out stream (the README
+gives the commands); its metadata records what it covers.
 """
 
 from __future__ import annotations

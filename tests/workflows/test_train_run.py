@@ -249,8 +249,9 @@ def test_train_for_a_measured_detector_then_predict_that_map(
 
 def test_the_shipped_curriculum_configs_and_checkpoint_agree():
     """Stage 1 trains the same network on the same cells, detector and PC jitter as stage 2,
-    on a dose range inside stage 2's; stage 3 fine-tunes it on a store of stage 2's stream,
-    held out as stage 2; the shipped checkpoint is stage 3's and covers what they trained."""
+    on a dose range inside stage 2's; stages 3 and 4 fine-tune it on stores of stage 2's
+    stream, held out as stage 2; the shipped checkpoint is stage 4's and covers what they
+    trained."""
     from importlib.resources import files
 
     from synthebsd.models import load_checkpoint
@@ -260,10 +261,12 @@ def test_the_shipped_curriculum_configs_and_checkpoint_agree():
     pre = load_train_run_config(folder / "default_pretrain.yaml")
     full = load_train_run_config(folder / "default_train.yaml")
     fine = load_train_run_config(folder / "default_finetune.yaml")
+    last = load_train_run_config(folder / "default_refine.yaml")
     stored = load_dataset_config(folder / "default_finetune_data.yaml")
     network = (full.train.model, full.train.model_kwargs)
     assert (pre.train.model, pre.train.model_kwargs) == network
     assert (fine.train.model, fine.train.model_kwargs) == network
+    assert (last.train.model, last.train.model_kwargs) == network
     s1, s2 = pre.data.stream, full.data.stream
     assert s1.scenes == s2.scenes and s1.detector == s2.detector
     assert s1.pc_jitter_bruker == s2.pc_jitter_bruker
@@ -273,14 +276,16 @@ def test_the_shipped_curriculum_configs_and_checkpoint_agree():
     assert "patterns.damage.enabled" not in s1.vary and "patterns.damage.enabled" in s2.vary
     assert stored.model_copy(update={"n_scenes": s2.n_scenes}) == s2
     assert fine.data.store is not None and fine.validation == full.validation
+    # stage 4 reads another store (written with another seed), held out as stage 3
+    assert last.data.store not in (None, fine.data.store) and last.validation == fine.validation
 
     meta = load_checkpoint(shipped_checkpoint()).metadata
-    assert meta["model"]["name"] == fine.train.model
-    assert meta["training"]["step"] == fine.train.steps
-    assert meta["training"]["initialised_from"]["step"] == full.train.steps
-    # its predicted error is calibrated on stage 3's held-out stream, not on its training data
+    assert meta["model"]["name"] == last.train.model
+    assert meta["training"]["step"] == last.train.steps
+    assert meta["training"]["initialised_from"]["step"] == fine.train.steps
+    # its predicted error is calibrated on stage 4's held-out stream, not on its training data
     calibration = meta["uncertainty_calibration"]
-    assert calibration["data"]["seed"] == fine.validation.seed != fine.data.seed
+    assert calibration["data"]["seed"] == last.validation.seed != last.data.seed
     assert calibration["n_points"] >= 2000
     # the issue: at least +-0.02 around the demo's PC in each coordinate, doses 25-2,000
     cov, pc = meta["coverage"], np.array(s2.detector.pc_bruker)
