@@ -8,7 +8,19 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-__all__ = ["ConfigError", "StrictModel", "parse_yaml_mapping", "read_yaml_mapping", "validated"]
+__all__ = [
+    "EXTENDS_KEY",
+    "ConfigError",
+    "StrictModel",
+    "merged_mapping",
+    "parse_yaml_mapping",
+    "read_yaml_mapping",
+    "validated",
+]
+
+#: The key with which a mapping in a YAML config, at any depth, names another YAML file
+#: (relative to the file it is written in) whose mapping it extends.
+EXTENDS_KEY = "extends"
 
 
 class ConfigError(ValueError):
@@ -21,19 +33,62 @@ class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def merged_mapping(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """``base`` with ``override`` merged in, nested mappings key by key.
+
+    Any other value of ``override`` (a list, a scalar, None) replaces ``base``'s.
+    """
+    out = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merged_mapping(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
 def read_yaml_mapping(path: str | Path) -> dict[str, Any]:
-    """Read a YAML file that must hold a mapping.
+    """Read a YAML file that must hold a mapping, with its ``extends`` resolved.
+
+    A mapping at any depth may hold ``extends: OTHER.yaml`` (a path relative to the file
+    it is written in): it then stands for that file's mapping with its own settings merged
+    in key by key (:func:`merged_mapping`); the other file may extend further. So one
+    stage of a training curriculum is its predecessor's file plus what changes.
 
     Raises
     ------
     ConfigError
-        If the file is missing, is not YAML or does not hold a mapping; the message names
-        the file.
+        If the file is missing, is not YAML or does not hold a mapping, or an ``extends``
+        names a missing file, is not a path, or extends itself through a chain; the
+        message names the file.
     """
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"Config file {path} does not exist")
-    return parse_yaml_mapping(path.read_text(), str(path))
+    return _resolve_extends(parse_yaml_mapping(path.read_text(), str(path)), path, ())
+
+
+def _resolve_extends(node: Any, path: Path, chain: tuple[Path, ...]) -> Any:
+    """``node`` (read from ``path``) with every ``extends`` replaced by what it names."""
+    if isinstance(node, list):
+        return [_resolve_extends(item, path, chain) for item in node]
+    if not isinstance(node, dict):
+        return node
+    node = {key: _resolve_extends(value, path, chain) for key, value in node.items()}
+    if EXTENDS_KEY not in node:
+        return node
+    name = node.pop(EXTENDS_KEY)
+    if not isinstance(name, str) or not name:
+        raise ConfigError(f"{path}: '{EXTENDS_KEY}' must name a YAML file, got {name!r}")
+    target = path.parent / name
+    if not target.is_file():
+        raise ConfigError(f"{path}: '{EXTENDS_KEY}: {name}' names {target}, which does not exist")
+    here = (*chain, path.resolve())
+    if target.resolve() in here:
+        loop = " -> ".join(str(p) for p in (*here, target.resolve()))
+        raise ConfigError(f"{path}: '{EXTENDS_KEY}' makes a loop: {loop}")
+    base = parse_yaml_mapping(target.read_text(), str(target))
+    return merged_mapping(_resolve_extends(base, target, here), node)
 
 
 def parse_yaml_mapping(text: str, label: str) -> dict[str, Any]:

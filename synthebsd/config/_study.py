@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
-from synthebsd.config._base import StrictModel, read_yaml_mapping, validated
+from synthebsd.config._base import StrictModel, merged_mapping, read_yaml_mapping, validated
 from synthebsd.config._indexing import IndexingConfig
 from synthebsd.config._patterns import DetectorConfig, MasterPatternConfig, PatternConfig
 from synthebsd.config._scene import MicrostructureConfig, scene_settings
@@ -17,17 +17,6 @@ __all__ = ["DEMO_SCENE", "IndexerModelConfig", "StudyConfig", "load_config", "re
 #: The demo's scene: the Cu | Li | LLZTO preset on a 45 × 50 map of 0.6 µm steps
 #: (27 × 30 µm, 2,250 patterns), small enough for ``make demo`` on 2 cores.
 DEMO_SCENE: dict[str, Any] = {"preset": "cu_li_llzto", "shape_px": (45, 50), "step_size_um": 0.6}
-
-
-def _merged(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
-    """``base`` with ``override`` merged in, nested mappings key by key."""
-    out = dict(base)
-    for key, value in override.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = _merged(out[key], value)
-        else:
-            out[key] = value
-    return out
 
 
 def resolve_scene(value: Any) -> Any:
@@ -41,7 +30,7 @@ def resolve_scene(value: Any) -> Any:
         return scene_settings(value)[0]
     if isinstance(value, dict) and "preset" in value:
         rest = {k: v for k, v in value.items() if k != "preset"}
-        return _merged(scene_settings(value["preset"])[0], rest)
+        return merged_mapping(scene_settings(value["preset"])[0], rest)
     return value
 
 
