@@ -302,12 +302,13 @@ class EvaluationCase(StrictModel):
     """One held-out map of ``synthebsd evaluate``: a scene, a seed, a dose, damage, a PC.
 
     ``scene`` as in the study (a preset name or ``{preset: NAME, ...changes}``);
-    ``pc_offset_bruker`` moves the map-centre projection centre from the detector's.
+    ``pc_offset_bruker`` moves the map-centre projection centre from the detector's. The
+    case runs at :attr:`EvaluateConfig.n_seeds` seeds: ``seed``, ``seed`` + 1000, ...
     """
 
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$", description="folder name of the case")
     scene: MicrostructureConfig
-    seed: int = Field(ge=0, description="scene and noise seed (use seeds not trained on)")
+    seed: int = Field(ge=0, description="first scene and noise seed (use seeds not trained on)")
     dose_counts: float = Field(1000.0, gt=0.0, le=1e6, description="counts at background peak")
     damage: bool = Field(False, description="beam damage during the scan")
     pc_offset_bruker: tuple[float, float, float] = (0.0, 0.0, 0.0)
@@ -323,9 +324,10 @@ class EvaluateConfig(StrictModel):
 
     Every case is one study (realistic forward model only) with the checkpoint's rows
     (``neural``, ``neural_refined``) beside Hough and dictionary indexing + refinement,
-    on the same patterns. The defaults are held out from the default training
-    (``synthebsd/models/default_train.yaml``): other seeds, larger grains and pores, a
-    PC offset, another preset's geometry, doses 50-1,000 and beam damage.
+    on the same patterns, at ``n_seeds`` seeds per case. The defaults are held out from
+    the default training (``synthebsd/models/default_train.yaml``): other seeds, larger
+    grains and pores, a PC offset, another preset's geometry, doses 50-1,000 and beam
+    damage.
     """
 
     cases: list[EvaluationCase] = Field(
@@ -338,6 +340,16 @@ class EvaluateConfig(StrictModel):
     low_dose_counts: float = Field(
         60.0, gt=0.0, description="cases at or below this dose are the 'low dose' goal rows"
     )
+    n_seeds: int = Field(
+        3,
+        ge=1,
+        le=20,
+        description="runs of every case, at seeds seed, seed + 1000, ... (other scenes, noise)",
+    )
+
+    def case_seeds(self, case: EvaluationCase) -> list[int]:
+        """The seeds ``case`` runs at: its own, then steps of 1000 (``n_seeds`` in all)."""
+        return [case.seed + 1000 * k for k in range(self.n_seeds)]
 
     @model_validator(mode="after")
     def _unique(self) -> EvaluateConfig:

@@ -2,8 +2,9 @@
 classical methods, on the same patterns.
 
 :func:`evaluate_checkpoint` runs one study (:func:`~synthebsd.workflows.run_study`,
-realistic forward model) per :class:`~synthebsd.config.EvaluationCase` into
-``DIR/<case>/`` with the checkpoint as ``indexing.neural_checkpoint``: Hough, dictionary
+realistic forward model) per :class:`~synthebsd.config.EvaluationCase` and seed
+(:attr:`~synthebsd.config.EvaluateConfig.n_seeds`, other scenes and noise) into
+``DIR/<case>/seed<seed>/`` with the checkpoint as ``indexing.neural_checkpoint``: Hough, dictionary
 indexing + refinement, the network, and the network + refinement, all scored by
 :func:`~synthebsd.analyze.indexing_summary` against the truth. To those numbers it adds,
 from the maps the studies wrote (so they can be recomputed from the files):
@@ -15,10 +16,11 @@ from the maps the studies wrote (so they can be recomputed from the files):
   error below 2°, the fraction within 2° of the truth, and the mean predicted against
   the mean observed error.
 
-``DIR/summary.json`` holds one table (a row per case and method), the pooled rows per
-method, and the issue's goals with the values reached; ``DIR/evaluation.png`` is the one
-figure (success and median error per case and method), ``DIR/calibration.png`` the
-network's calibration over all cases.
+``DIR/summary.json`` holds one table (a row per case, seed and method), the pooled rows
+per method, and the issue's goals with the values reached over all seeds, at each seed,
+and their spread; ``DIR/evaluation.png`` is the one figure (success and median error per
+case and method, mean and s.d. over seeds), ``DIR/calibration.png`` the network's
+calibration over all runs.
 """
 
 from __future__ import annotations
@@ -64,12 +66,13 @@ _KEYS = (
 
 
 def case_study_config(
-    case: EvaluationCase, config: EvaluateConfig, checkpoint: str
+    case: EvaluationCase, config: EvaluateConfig, checkpoint: str, seed: int | None = None
 ) -> StudyConfig:
-    """The study of one held-out case (realistic forward model, the checkpoint's rows)."""
+    """The study of one held-out case at ``seed`` (default the case's own; realistic
+    forward model, the checkpoint's rows)."""
     pc = np.add(config.detector.pc_bruker, case.pc_offset_bruker)
     return StudyConfig(
-        seed=case.seed,
+        seed=case.seed if seed is None else seed,
         scene=case.scene,
         detector=config.detector.model_copy(update={"pc_bruker": tuple(float(v) for v in pc)}),
         master_pattern=config.master_pattern,
@@ -117,6 +120,7 @@ def score_case(case_dir: str | Path, methods=METHODS) -> dict[str, dict]:
         row["pore_given_orientation"] = (
             s["non_indexable"].get("pore", {}).get("fraction_given_orientation")
         )
+        row["n_points"] = int(region.size)
         if "region" in xmap.prop and method.startswith("neural"):
             predicted = np.asarray(xmap.prop["region"]).astype(int)
             seg = segmentation_metrics(predicted, region, 4)
@@ -124,12 +128,17 @@ def score_case(case_dir: str | Path, methods=METHODS) -> dict[str, dict]:
             row["pore_iou"] = seg["pore_iou"]
             row["pore_precision"] = seg["pore_precision"]
             row["pore_recall"] = seg["pore_recall"]
+            flagged = predicted == Region.PORE
         else:
             flagged = xmap.phase_id < 0
             row["class_accuracy"] = None
             row["pore_iou"] = _fraction(flagged & pore, flagged | pore)
             row["pore_precision"] = _fraction(pore, flagged)
             row["pore_recall"] = _fraction(flagged, pore)
+        # counts, so that pooled pore metrics are those of all pore points together
+        row["n_pore"] = int(pore.sum())
+        row["n_pore_flagged"] = int(flagged.sum())
+        row["n_pore_found"] = int((flagged & pore).sum())
         if method == "neural":
             unc = np.asarray(xmap.prop["uncertainty_deg"], dtype=float)
             indexable = np.isin(
@@ -146,21 +155,57 @@ def score_case(case_dir: str | Path, methods=METHODS) -> dict[str, dict]:
     return rows
 
 
-def _pooled(case_rows: dict[str, dict], key: str, method: str, weight: str = "n_indexable"):
-    """Weighted mean of a row value over cases (None where no case has it)."""
-    pairs = [
-        (r[method][key], r[method][weight])
-        for r in case_rows.values()
-        if method in r and r[method].get(key) is not None
-    ]
-    if not pairs:
-        return None
-    v, w = np.array(pairs, dtype=float).T
-    return float((v * w).sum() / w.sum()) if w.sum() else None
+#: Pooled as the weighted mean over runs with these weights; other keys use n_indexable.
+_POOL_WEIGHTS = {
+    "class_accuracy": "n_points",
+    "fraction_within_2deg_of_predicted_below_2deg": "n_predicted_below_2deg",
+}
+#: What a table row says about its run, not measured.
+_LABELS = ("case", "seed", "seed_index", "method", "dose_counts", "damage")
+#: Summed over runs.
+_COUNTS = ("n_indexable", "n_points", "n_pore", "n_pore_flagged", "n_pore_found",
+           "n_predicted_below_2deg", "n_patterns", "seconds")  # fmt: skip
 
 
-def _goals(table: list[dict], pooled: dict, config: EvaluateConfig, studies: dict) -> list[dict]:
-    """The issue's goals table with the values reached on these cases."""
+def _pooled(rows: list[dict]) -> dict:
+    """One method's rows (cases × seeds) pooled: fractions as the mean weighted by the
+    points they are over, medians and p95 likewise (not the median of all points), pore
+    metrics from the counts of all runs together, counts summed, the speed as all
+    patterns over all seconds."""
+    out = {}
+    for key in rows[0]:
+        if key in _LABELS:
+            continue
+        if key in _COUNTS:
+            out[key] = sum(r[key] for r in rows)
+            continue
+        weight = _POOL_WEIGHTS.get(key, "n_indexable")
+        pairs = [(r[key], r[weight]) for r in rows if r.get(key) is not None]
+        if not pairs or key == "patterns_per_second":
+            out[key] = None
+            continue
+        v, w = np.array(pairs, dtype=float).T
+        out[key] = float((v * w).sum() / w.sum()) if w.sum() else None
+    found, flagged, pore = out["n_pore_found"], out["n_pore_flagged"], out["n_pore"]
+    out["pore_iou"] = found / (flagged + pore - found) if flagged + pore - found else None
+    out["pore_precision"] = found / flagged if flagged else None
+    out["pore_recall"] = found / pore if pore else None
+    out["patterns_per_second"] = out["n_patterns"] / out["seconds"] if out["seconds"] else None
+    return out
+
+
+def _pool_table(table: list[dict]) -> dict[str, dict]:
+    """Per method present, its rows pooled (:func:`_pooled`)."""
+    return {
+        m: _pooled([r for r in table if r["method"] == m])
+        for m in METHODS
+        if any(r["method"] == m for r in table)
+    }
+
+
+def _goal_values(table: list[dict], config: EvaluateConfig) -> list[dict]:
+    """The issue's goals with the values reached on ``table``'s rows."""
+    pooled = _pool_table(table)
     default = [r for r in table if r["dose_counts"] == 1000.0 and not r["damage"]]
     low = [r for r in table if r["dose_counts"] <= config.low_dose_counts]
 
@@ -200,35 +245,41 @@ def _goals(table: list[dict], pooled: dict, config: EvaluateConfig, studies: dic
     ]  # fmt: skip
 
 
-def _summary(path, config: EvaluateConfig, table, case_rows, studies) -> dict:
-    """summary.json of the cases done so far (written after each case)."""
-    pooled = {}
-    for method in METHODS:
-        present = [r[method] for r in case_rows.values() if method in r]
-        if not present:
-            continue
-        keys = [k for k in present[0] if k not in ("patterns_per_second", "seconds", "n_patterns")]
-        pooled[method] = {key: _pooled(case_rows, key, method) for key in keys}
-        seconds = sum(r["seconds"] for r in present)
-        pooled[method]["patterns_per_second"] = (
-            sum(r["n_patterns"] for r in present) / seconds if seconds > 0 else None
-        )
-    summary = {
+def _goals(table: list[dict], config: EvaluateConfig) -> list[dict]:
+    """The goals over all runs, with the value at each seed (``per_seed``, by seed index)
+    and the standard deviation over seeds (``seed_sd``; None with one seed)."""
+    goals = _goal_values(table, config)
+    indices = sorted({r["seed_index"] for r in table})
+    per_seed = [_goal_values([r for r in table if r["seed_index"] == k], config) for k in indices]
+    for g, values in zip(goals, zip(*per_seed, strict=True), strict=True):
+        g["per_seed"] = [v["reached"] for v in values]
+        reached = [v for v in g["per_seed"] if v is not None]
+        g["seed_sd"] = float(np.std(reached, ddof=1)) if len(reached) > 1 else None
+    return goals
+
+
+def _summary(path, config: EvaluateConfig, table, studies) -> dict:
+    """summary.json of the runs done so far (written after each run)."""
+    n_runs = len(config.cases) * config.n_seeds
+    return {
         "checkpoint": str(path),
         "cases": [c.model_dump(mode="json") for c in config.cases],
-        "methods": [m for m in METHODS if m in pooled],
+        "seeds": {c.name: config.case_seeds(c) for c in config.cases},
+        "methods": [m for m in METHODS if any(r["method"] == m for r in table)],
         "table": table,
-        "pooled": pooled,
-        "goals": _goals(table, pooled, config, studies),
+        "pooled": _pool_table(table),
+        "goals": _goals(table, config),
         "studies": studies,
         "notes": "Fractions within 2/5 deg are over indexable points (not indexed and wrong "
-        "phase count as failures); medians over points given the right phase. Pooled values "
-        "are weighted by indexable points (pore metrics too, a simplification); speeds are "
-        "total patterns over total seconds on this machine, shared and loaded.",
+        "phase count as failures); medians over points given the right phase. Goal values are "
+        "over all seeds, per_seed at each seed, seed_sd their standard deviation. Pooled "
+        "values are weighted by the points they are over (indexable points; all points for "
+        "class accuracy; points predicted below 2 deg for the calibration); pore IoU, "
+        "precision and recall are those of all runs' pore points together; counts are totals; "
+        "speeds are total patterns over total seconds on this machine, shared and loaded.",
+        "runs_done": len(studies),
+        "complete": len(studies) == n_runs,
     }
-    summary["cases_done"] = len(case_rows)
-    summary["complete"] = len(case_rows) == len(config.cases)
-    return summary
 
 
 def evaluate_checkpoint(
@@ -244,7 +295,7 @@ def evaluate_checkpoint(
     checkpoint
         A ``.safetensors`` orientation checkpoint, or ``"shipped"``.
     out_dir
-        Output folder: a study per case in ``<case>/``, ``summary.json``,
+        Output folder: a study per case and seed in ``<case>/seed<seed>/``, ``summary.json``,
         ``evaluation.png``, ``calibration.png``, ``config.yaml``.
     config
         The cases and the study settings; default :class:`~synthebsd.config.EvaluateConfig`.
@@ -254,9 +305,10 @@ def evaluate_checkpoint(
     Returns
     -------
     summary
-        What ``summary.json`` holds: ``table`` (rows per case and method), ``pooled``
-        (per method, weighted by indexable points; speeds pooled over all patterns),
-        ``goals`` and the per-case studies' checkpoint notes.
+        What ``summary.json`` holds: ``table`` (rows per case, seed and method),
+        ``pooled`` (per method over all runs; pore metrics from all pore points, speeds
+        from all patterns), ``goals`` (over all runs, per seed and their spread) and the
+        studies' checkpoint notes.
 
     Raises
     ------
@@ -275,38 +327,44 @@ def evaluate_checkpoint(
     out.mkdir(parents=True, exist_ok=True)
     with atomic_path(out / "config.yaml") as tmp:
         tmp.write_text(yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False))
-    table, case_rows, studies = [], {}, {}
+    table, studies = [], {}
     unc_all, err_all = [], []
-    for k, case in enumerate(config.cases):
-        print(f"[synthebsd] evaluate case {k + 1}/{len(config.cases)}: {case.name}", flush=True)
+    runs = [
+        (case, k, seed) for case in config.cases for k, seed in enumerate(config.case_seeds(case))
+    ]
+    for n, (case, k, seed) in enumerate(runs):
+        print(
+            f"[synthebsd] evaluate run {n + 1}/{len(runs)}: {case.name}, seed {seed}", flush=True
+        )
         t0 = time.perf_counter()
-        summary = run_study(case_study_config(case, config, str(path)), out / case.name, cache_dir)
+        run_dir = out / case.name / f"seed{seed}"
+        study = case_study_config(case, config, str(path), seed)
+        summary = run_study(study, run_dir, cache_dir)
         info = summary.get("neural") or {}
         if info.get("skipped"):
             raise models.IncompatibleInputError(
                 f"case {case.name}: the checkpoint cannot be used: {info['skipped']}"
             )
-        rows = score_case(out / case.name)
-        for method, row in rows.items():
+        for method, row in score_case(run_dir).items():
             row["patterns_per_second"] = summary["methods"][method]["patterns_per_second"]
             row["seconds"] = summary["methods"][method]["seconds"]
             row["n_patterns"] = summary["n_patterns"]
-            table.append({"case": case.name, "method": method, "dose_counts": case.dose_counts,
-                          "damage": case.damage, **row})  # fmt: skip
-        case_rows[case.name] = rows
-        studies[case.name] = {
+            labels = {"case": case.name, "seed": seed, "seed_index": k, "method": method,
+                      "dose_counts": case.dose_counts, "damage": case.damage}  # fmt: skip
+            table.append(labels | row)
+        studies[f"{case.name}/seed{seed}"] = {
             "seconds": time.perf_counter() - t0,
             "load_average_after": list(os.getloadavg()),
             "neural": info,
         }
-        truth = load_crystal_map(out / case.name / "truth.h5")
-        neural = load_crystal_map(out / case.name / "neural.h5")
+        truth = load_crystal_map(run_dir / "truth.h5")
+        neural = load_crystal_map(run_dir / "neural.h5")
         indexed = (truth.phase_id >= 0) & (neural.phase_id >= 0)
         err = orientation_error_map(truth, neural)
         unc_all.append(np.asarray(neural.prop["uncertainty_deg"])[indexed])
         err_all.append(err[indexed])
-        save_json(_summary(path, config, table, case_rows, studies), out / "summary.json")
-    summary = _summary(path, config, table, case_rows, studies)
+        save_json(_summary(path, config, table, studies), out / "summary.json")
+    summary = _summary(path, config, table, studies)
     save_json(summary, out / "summary.json")
     plot_evaluation(table, out / "evaluation.png", f"{Path(path).name} on held-out scenes")
     err = np.concatenate(err_all) if err_all else np.zeros(0)
@@ -333,5 +391,6 @@ def format_evaluation(summary: dict) -> str:
         )
     lines.append("")
     for g in summary["goals"]:
-        lines.append(f"{g['goal']:<58} {g['target']:>10}  {f(g['reached'], '.3f')}")
+        spread = f" ± {g['seed_sd']:.3f} over {len(g['per_seed'])} seeds" if g["seed_sd"] else ""
+        lines.append(f"{g['goal']:<58} {g['target']:>10}  {f(g['reached'], '.3f')}{spread}")
     return "\n".join(lines)

@@ -1,5 +1,5 @@
-"""``synthebsd evaluate``: a tiny checkpoint on a tiny held-out set; the numbers it reports
-are computed again here from the maps it wrote."""
+"""``synthebsd evaluate``: a tiny checkpoint on a tiny held-out set at two seeds; the numbers
+it reports are computed again here from the maps it wrote."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from synthebsd.io import load_crystal_map
 
 @pytest.fixture(scope="module")
 def evaluated(trained, tmp_path_factory, make_cell_config, mp_config, cache_dir, master_patterns):
-    """Two held-out 10 × 12 cells (another seed and pore size; two doses) → evaluate."""
+    """Two held-out 10 × 12 cells (another seed and pore size; two doses), two seeds each."""
     cell = make_cell_config(shape_px=(10, 12), collector_um=1.5, metal_um=3.0, porosity=0.15,
                             pore_diameter_um=1.8).model_dump(mode="json")  # fmt: skip
     config = {
@@ -35,6 +35,7 @@ def evaluated(trained, tmp_path_factory, make_cell_config, mp_config, cache_dir,
         "master_pattern": mp_config.model_dump(mode="json"),
         "indexing": {"dictionary_resolution_deg": 5.0, "kinematical_dictionary": False},
         "low_dose_counts": 150.0,
+        "n_seeds": 2,
     }
     out = tmp_path_factory.mktemp("evaluate")
     path = out / "evaluate.yaml"
@@ -53,22 +54,33 @@ def test_outputs_and_one_table(evaluated):
         assert (out / name).is_file(), name
     methods = ["hough", "dictionary", "refined", "neural", "neural_refined"]
     assert summary["methods"] == methods
-    assert [(r["case"], r["method"]) for r in summary["table"]] == [
-        (c, m) for c in ("a_dose1000", "b_dose100") for m in methods
+    seeds = {"a_dose1000": [21, 1021], "b_dose100": [22, 1022]}
+    assert summary["seeds"] == seeds and summary["complete"] and summary["runs_done"] == 4
+    assert [(r["case"], r["seed"], r["method"]) for r in summary["table"]] == [
+        (c, s, m) for c in seeds for s in seeds[c] for m in methods
     ]
-    for case in ("a_dose1000", "b_dose100"):
-        for name in ("patterns.h5", "truth.h5", "neural.h5", "neural_refined.h5", "refined.h5"):
-            assert (out / case / name).is_file(), (case, name)
+    for case, case_seeds in seeds.items():
+        for seed in case_seeds:
+            for name in ("patterns.h5", "truth.h5", "neural.h5", "neural_refined.h5"):
+                assert (out / case / f"seed{seed}" / name).is_file(), (case, seed, name)
+    # another seed is another scene
+    a, b = (
+        load_crystal_map(out / "a_dose1000" / f"seed{s}" / "truth.h5") for s in seeds["a_dose1000"]
+    )
+    assert not np.array_equal(a.prop["grain_id"], b.prop["grain_id"])
     goals = {g["goal"]: g for g in summary["goals"]}
     low = goals["within 2 deg at <= 150 counts (neural)"]
-    row = [r for r in summary["table"] if r["case"] == "b_dose100" and r["method"] == "neural"]
-    assert low["reached"] == pytest.approx(row[0]["fraction_within_2deg"])
+    rows = [r for r in summary["table"] if r["case"] == "b_dose100" and r["method"] == "neural"]
+    values = [r["fraction_within_2deg"] for r in rows]
+    assert low["per_seed"] == pytest.approx(values)
+    assert low["reached"] == pytest.approx(np.median(values))
+    assert low["seed_sd"] == pytest.approx(np.std(values, ddof=1))
 
 
 def test_numbers_recomputed_from_the_files(evaluated):
     out, summary = evaluated
     for row in summary["table"]:
-        case = out / row["case"]
+        case = out / row["case"] / f"seed{row['seed']}"
         truth = load_crystal_map(case / "truth.h5")
         xmap = load_crystal_map(case / f"{row['method']}.h5")
         s = indexing_summary(truth, xmap, None, ["Li", "Cu"])
@@ -107,6 +119,19 @@ def test_numbers_recomputed_from_the_files(evaluated):
         n = np.array([r["n_indexable"] for r in rows], dtype=float)
         v = np.array([r["fraction_within_5deg"] for r in rows], dtype=float)
         assert pooled["fraction_within_5deg"] == pytest.approx((n * v).sum() / n.sum())
+        # pore IoU of all runs' pore points together, from the maps
+        found = union = 0
+        for r in rows:
+            run = out / r["case"] / f"seed{r['seed']}"
+            truth = load_crystal_map(run / "truth.h5")
+            xmap = load_crystal_map(run / f"{method}.h5")
+            pore = np.asarray(truth.prop["region"]).astype(int) == Region.PORE
+            if method.startswith("neural"):
+                flagged = np.asarray(xmap.prop["region"]).astype(int) == Region.PORE
+            else:
+                flagged = xmap.phase_id < 0
+            found, union = found + (flagged & pore).sum(), union + (flagged | pore).sum()
+        assert pooled["pore_iou"] == pytest.approx(found / union)
 
 
 def test_unusable_checkpoints_fail_clearly(tmp_path, trained):
