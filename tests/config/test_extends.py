@@ -3,7 +3,7 @@
 import pytest
 import yaml
 
-from synthebsd.config import ConfigError, load_dataset_config, load_train_run_config
+from synthebsd.config import ConfigError
 from synthebsd.config._base import read_yaml_mapping
 
 
@@ -55,26 +55,3 @@ def test_bad_extends_are_refused_naming_the_file(tmp_path, files, match):
         _write(tmp_path / name, data)
     with pytest.raises(ConfigError, match=match):
         read_yaml_mapping(tmp_path / "top.yaml")
-
-
-def test_the_shipped_curriculum_files_extend_one_stream():
-    """Stages 2-4 and the stored set are ``default_stream.yaml`` plus what each changes."""
-    from importlib.resources import files
-
-    folder = files("synthebsd.models")
-    stream = load_dataset_config(folder / "default_stream.yaml")
-    stage2 = load_train_run_config(folder / "default_train.yaml")
-    stage3 = load_train_run_config(folder / "default_finetune.yaml")
-    stage4 = load_train_run_config(folder / "default_refine.yaml")
-    stored = load_dataset_config(folder / "default_finetune_data.yaml")
-    assert stage2.data.stream == stream
-    assert stage2.validation.stream == stream.model_copy(update={"n_scenes": 6})
-    assert stored == stream.model_copy(update={"n_scenes": 300})
-    assert stage3.data.stream is None and stage3.data.store.name == "default-finetune-data"
-    assert stage3.data.shuffle_buffer == stage2.data.shuffle_buffer
-    assert stage4.validation == stage3.validation == stage2.validation
-    assert (stage3.train.steps, stage3.train.learning_rate) == (50_000, 5e-4)
-    assert (stage4.train.steps, stage4.train.learning_rate, stage4.train.seed) == (20_000, 3e-4, 1)
-    # what stage 4 does not change is stage 3's
-    changed = {"steps", "learning_rate", "seed", "validate_every_steps"}
-    assert stage4.train.model_dump(exclude=changed) == stage3.train.model_dump(exclude=changed)

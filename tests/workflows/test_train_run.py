@@ -250,7 +250,7 @@ def test_train_for_a_measured_detector_then_predict_that_map(
 def test_the_shipped_curriculum_configs_and_checkpoint_agree():
     """Stage 1 trains the same network on the same cells, detector and PC jitter as stage 2,
     on a dose range inside stage 2's; stages 3 and 4 fine-tune it on stores of stage 2's
-    stream, held out as stage 2; the shipped checkpoint is stage 4's and covers what they
+    stream (all extend default_stream.yaml), held out as stage 2; the shipped checkpoint is stage 4's and covers what they
     trained."""
     from importlib.resources import files
 
@@ -263,6 +263,13 @@ def test_the_shipped_curriculum_configs_and_checkpoint_agree():
     fine = load_train_run_config(folder / "default_finetune.yaml")
     last = load_train_run_config(folder / "default_refine.yaml")
     stored = load_dataset_config(folder / "default_finetune_data.yaml")
+    # stages 2-4 and the stored set are the one stream of default_stream.yaml ('extends')
+    stream = load_dataset_config(folder / "default_stream.yaml")
+    assert full.data.stream == stream
+    assert full.validation.stream == stream.model_copy(update={"n_scenes": 6})
+    assert stored == stream.model_copy(update={"n_scenes": 300})
+    changed = {"steps", "learning_rate", "seed", "validate_every_steps"}
+    assert last.train.model_dump(exclude=changed) == fine.train.model_dump(exclude=changed)
     network = (full.train.model, full.train.model_kwargs)
     assert (pre.train.model, pre.train.model_kwargs) == network
     assert (fine.train.model, fine.train.model_kwargs) == network
