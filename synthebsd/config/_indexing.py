@@ -100,6 +100,14 @@ class IndexingConfig(StrictModel):
         le=50,
         description="torch: Levenberg-Marquardt steps on the coarse model from every start",
     )
+    neural_refine_coarse_steps: int = Field(
+        3,
+        ge=0,
+        le=50,
+        description="torch: refine_coarse_steps of neural + refinement, whose starts lie "
+        "farther off (2-4 deg) than the dictionary's: after one coarse step a 60 deg <111> "
+        "variant could win the choice of start and end 60 deg off above the NCC cut",
+    )
     refine_steps: int = Field(
         10, ge=1, le=100, description="torch: largest number of steps on the full model"
     )

@@ -80,11 +80,29 @@ def overfitted(tmp_path_factory, make_cell_config, cache_dir):
     return first, result["checkpoint"]
 
 
-def test_neural_rows_beside_the_classical_ones(overfitted, tmp_path, make_cell_config, cache_dir):
+def test_neural_rows_beside_the_classical_ones(
+    overfitted, tmp_path, make_cell_config, cache_dir, monkeypatch
+):
+    from synthebsd.workflows import _study as study_module
+    from synthebsd.workflows import _study_neural as neural_module
+
     first, checkpoint = overfitted
+    coarse_steps = {}  # each refinement's coarse steps, by the module that called it
+    for module in (study_module, neural_module):
+
+        def recording(*args, _module=module, _refine=module.refine_orientations, **kwargs):
+            coarse_steps[_module.__name__] = kwargs["coarse_steps"]
+            return _refine(*args, **kwargs)
+
+        monkeypatch.setattr(module, "refine_orientations", recording)
     summary = run_study(
         _study(make_cell_config, str(checkpoint), dictionary=True), tmp_path, cache_dir
     )
+    # the network's starts get more coarse steps than the dictionary's
+    indexing = IndexingConfig()
+    assert coarse_steps == {study_module.__name__: indexing.refine_coarse_steps,
+                            neural_module.__name__: indexing.neural_refine_coarse_steps}  # fmt: skip
+    assert indexing.neural_refine_coarse_steps > indexing.refine_coarse_steps
     assert summary["neural"]["skipped"] is None
     assert summary["neural"]["checkpoint"] == str(checkpoint)
     methods = summary["methods"]
