@@ -1,6 +1,6 @@
 """Indexing and metrics: what the synthetic patterns are used to validate.
 
-- :mod:`synthebsd.analyze.indexing`: preprocessing, Hough, dictionary indexing, refinement;
+- :mod:`synthebsd.analyze.indexing`: preprocessing (with NLPAR), Hough, dictionary indexing, refinement;
 - :mod:`synthebsd.analyze.metrics`: errors against the truth and microstructure statistics.
 
 The names of both are re-exported here.
@@ -13,6 +13,7 @@ from synthebsd.analyze.indexing import (
     crystalline_phases,
     dictionary_index,
     hough_index,
+    nlpar_patterns,
     preprocess_patterns,
     pseudo_symmetry_operators,
     refine_orientations,
@@ -65,6 +66,7 @@ __all__ = [
     "method_metrics",
     "method_score",
     "microstructure_statistics",
+    "nlpar_patterns",
     "odf_on_grid",
     "orientation_accuracy",
     "orientation_error_map",

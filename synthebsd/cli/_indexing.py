@@ -40,6 +40,12 @@ def index(
     smooth: bool = typer.Option(
         True, "--smooth/--no-smooth", help="smooth master patterns to the detector resolution"
     ),
+    nlpar: int | None = typer.Option(
+        None,
+        "--nlpar",
+        help="first average each pattern with its similar neighbours within this many map "
+        "points (NLPAR, PyEBSDIndex; 2-D maps), as for low-dose maps",
+    ),
     cache_dir: Path | None = CACHE_DIR,
 ) -> None:
     """Index a measured map with the validated pipeline; write maps, figures and summary.json.
@@ -67,6 +73,7 @@ def index(
             min_score=min_score,
             smooth=smooth,
             backend=backend,
+            nlpar_search_radius=nlpar,
         )
     typer.echo(
         f"{summary['n_patterns']} patterns, {summary['final']}: "

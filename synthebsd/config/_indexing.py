@@ -21,6 +21,22 @@ class IndexingConfig(StrictModel):
     ``device`` and ``pc_refinement: map`` settings are the torch backend's.
     """
 
+    nlpar: bool = Field(
+        False,
+        description="average every pattern with its similar map neighbours (non-local "
+        "pattern averaging, PyEBSDIndex's NLPAR) before any method, classical or neural, "
+        "sees it: the usual remedy for low-dose maps",
+    )
+    nlpar_search_radius: int = Field(
+        3, ge=1, le=10, description="NLPAR: neighbours within this many map points"
+    )
+    nlpar_lambda: float | None = Field(
+        None,
+        gt=0.0,
+        le=10.0,
+        description="NLPAR: lambda of the weights exp(-d^2/lambda^2); None fits it on the "
+        "map (PyEBSDIndex's opt_lambda)",
+    )
     hough: bool = True
     dictionary: bool = True
     refine: bool = True
@@ -173,6 +189,10 @@ class IndexingConfig(StrictModel):
             "device": self.device,
             "memory_budget_gib": self.memory_budget_gib,
         }
+
+    def nlpar_kwargs(self) -> dict:
+        """Keyword arguments of :func:`synthebsd.analyze.nlpar_patterns` from this config."""
+        return {"search_radius": self.nlpar_search_radius, "lam": self.nlpar_lambda}
 
     def refine_kwargs(self) -> dict:
         """Keyword arguments of :func:`synthebsd.analyze.refine_orientations` (after the

@@ -275,10 +275,14 @@ def _default_cases() -> list[dict]:
         "metal": {"thickness_um": 9.0},
         "electrolyte": {"phase": "LLZTO"},
     }
+    dose50 = {"name": "cell_dose50", "scene": cell, "seed": 101, "dose_counts": 50.0}
+    dose200 = {"name": "cell_dose200", "scene": cell, "seed": 101, "dose_counts": 200.0}
     # in order of priority (the summary is written after every case)
     return [
         {"name": "cell_dose1000", "scene": cell, "seed": 101, "dose_counts": 1000.0},
-        {"name": "cell_dose50", "scene": cell, "seed": 101, "dose_counts": 50.0},
+        dose50,
+        # the same patterns averaged with their similar neighbours (NLPAR) first
+        {**dose50, "name": "cell_dose50_nlpar", "nlpar": True},
         {"name": "ss_li_lpscl_geometry", "scene": other, "seed": 103, "dose_counts": 1000.0},
         {
             "name": "big_grains_pores",
@@ -294,7 +298,8 @@ def _default_cases() -> list[dict]:
             "dose_counts": 1000.0,
             "damage": True,
         },  # fmt: skip
-        {"name": "cell_dose200", "scene": cell, "seed": 101, "dose_counts": 200.0},
+        dose200,
+        {**dose200, "name": "cell_dose200_nlpar", "nlpar": True},
     ]
 
 
@@ -312,6 +317,11 @@ class EvaluationCase(StrictModel):
     dose_counts: float = Field(1000.0, gt=0.0, le=1e6, description="counts at background peak")
     damage: bool = Field(False, description="beam damage during the scan")
     pc_offset_bruker: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    nlpar: bool = Field(
+        False,
+        description="every method indexes the patterns after NLPAR (indexing.nlpar); with "
+        "the seed of a case without it, the same raw patterns",
+    )
 
     @field_validator("scene", mode="before")
     @classmethod
@@ -327,7 +337,7 @@ class EvaluateConfig(StrictModel):
     on the same patterns, at ``n_seeds`` seeds per case. The defaults are held out from
     the default training (``synthebsd/models/default_train.yaml``): other seeds, larger
     grains and pores, a PC offset, another preset's geometry, doses 50-1,000 and beam
-    damage.
+    damage, and the low-dose maps again after NLPAR.
     """
 
     cases: list[EvaluationCase] = Field(

@@ -21,6 +21,7 @@ from synthebsd.analyze import (
     crystalline_phases,
     dictionary_index,
     hough_index,
+    nlpar_patterns,
     preprocess_patterns,
     refine_orientations,
     smooth_master_pattern,
@@ -192,6 +193,7 @@ def index_map(
     min_confidence: float = 0.3,
     smooth: bool = True,
     backend: Literal["torch", "kikuchipy"] = "torch",
+    nlpar_search_radius: int | None = None,
 ) -> dict:
     """Index a pattern map with the validated pipeline and write the results.
 
@@ -240,6 +242,10 @@ def index_map(
         map with dynamical master patterns it lifts the 3° dictionary from 7 to 9 of 9
         points above NCC 0.2; with kinematical ones it lowers the right solution's NCC by
         a fifth (turn it off there).
+    nlpar_search_radius
+        Average every pattern with its similar neighbours within this many map points
+        first (NLPAR, :func:`~synthebsd.analyze.nlpar_patterns`, λ fitted on the map), as
+        for low-dose maps; None: no averaging. Needs a 2-D map.
 
     Returns
     -------
@@ -271,6 +277,11 @@ def index_map(
     signal = load_patterns(path)
     like = map_geometry(signal)
     detector, det_info = detector_for_signal(signal, pc_bruker, sample_tilt_deg)
+    nlpar_info = None
+    if nlpar_search_radius is not None:
+        averaged, nlpar_info = nlpar_patterns(signal, nlpar_search_radius)
+        averaged.static_background = signal.static_background
+        signal = averaged
     patterns, static_bg = _preprocess(signal)
 
     mps = []
@@ -330,6 +341,7 @@ def index_map(
         "results": results,
         "detector": det_info,
         "static_background": static_bg,
+        "nlpar": nlpar_info,
         "energy_kv": float(energy_kv),
         "master_patterns": {
             "engine": engine,

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from synthebsd.analyze import method_metrics, preprocess_patterns
+from synthebsd.analyze import method_metrics, nlpar_patterns, preprocess_patterns
 from synthebsd.analyze.indexing import IndexingResult
 from synthebsd.config import StudyConfig
 from synthebsd.io import load_crystal_map, save_crystal_map, save_patterns
@@ -124,6 +124,8 @@ def index_run(
     render_s = time.perf_counter() - t
     if patterns_path is not None:
         save_patterns(signal, patterns_path)
+    if config.indexing.nlpar:  # every method, the network too, gets the averaged patterns
+        signal, _ = nlpar_patterns(signal, **config.indexing.nlpar_kwargs())
     patterns = preprocess_patterns(signal)
     results = index_methods(patterns, im, config, truth, with_hough="hough" in methods)
     neural_skipped = None

@@ -9,7 +9,9 @@ mismatch is a number. :func:`run_study` writes into one folder:
 - ``truth.h5``: the ground truth (orix); ``pattern_truth.h5``: per pattern the projection
   centre, the diffracting phase and point (a pore's floor), dose and mixing weights;
 - ``patterns.h5`` (realistic) and ``patterns_matched.h5``: noisy patterns (kikuchipy
-  h5ebsd);
+  h5ebsd); with ``indexing.nlpar`` also ``patterns_nlpar.h5`` (and
+  ``patterns_matched_nlpar.h5``), the same after non-local pattern averaging, which every
+  method then indexes;
 - ``<method>.h5`` for ``hough``, ``dictionary``, ``refined``, ``neural`` and
   ``neural_refined`` (a trained checkpoint, ``IndexingConfig.neural_checkpoint``; realistic),
   ``*_kinematical`` (the kinematical shortcut, realistic) and ``*_matched``: orix maps;
@@ -36,6 +38,7 @@ from synthebsd.analyze import (
     dictionary_index,
     hough_index,
     indexing_summary,
+    nlpar_patterns,
     orientation_error_map,
     preprocess_patterns,
     refine_orientations,
@@ -89,6 +92,17 @@ def _save_pattern_truth(truth, model: PatternModel, out: Path) -> None:
 def _stage(name: str) -> float:
     print(f"[synthebsd] {name} ...", flush=True)
     return time.perf_counter()
+
+
+def _nlpar(path: Path, config: StudyConfig) -> tuple[Path, dict]:
+    """NLPAR of the patterns in ``path`` into ``<stem>_nlpar.h5``: its path, and λ, the
+    search radius and the seconds it took (:func:`~synthebsd.analyze.nlpar_patterns`)."""
+    cfg = config.indexing
+    _stage(f"NLPAR (PyEBSDIndex, search radius {cfg.nlpar_search_radius}) of {path.name}")
+    averaged, info = nlpar_patterns(load_patterns(path, lazy=True), **cfg.nlpar_kwargs())
+    target = path.with_name(f"{path.stem}_nlpar.h5")
+    save_patterns(averaged, target)
+    return target, info | {"patterns": target.name}
 
 
 def run_study(
@@ -152,6 +166,7 @@ def run_study(
 
     results: dict[str, tuple[IndexingResult, str, IndexerModel]] = {}
     neural_info: dict | None = None
+    nlpar_info: dict[str, dict] = {}
     for name, fm in forward.items():
         suffix = "" if name == "realistic" else f"_{name}"
         t = _stage(f"rendering {truth.size} patterns ({name} forward model)")
@@ -169,13 +184,16 @@ def run_study(
         if name == "realistic":
             _save_pattern_truth(truth, model, out)
         timings[f"patterns{suffix}_s"] = time.perf_counter() - t
-        patterns = preprocess_patterns(load_patterns(out / f"patterns{suffix}.h5", lazy=True))
+        source = out / f"patterns{suffix}.h5"
+        if config.indexing.nlpar:
+            source, nlpar_info[name] = _nlpar(source, config)
+        patterns = preprocess_patterns(load_patterns(source, lazy=True))
         indexers = {"": exact} if name == "matched" else index_models
         for variant, im in indexers.items():
             for method, res in _index(patterns, im, config, truth, variant == "").items():
                 results[f"{method}{variant}{suffix}"] = (res, name, im)
-        if name == "realistic":  # the network on the same patterns, raw counts
-            raw = load_patterns(out / "patterns.h5", lazy=True)
+        if name == "realistic":  # the network on the same patterns, counts
+            raw = load_patterns(source, lazy=True)
             rows, neural_info = neural_rows(raw, patterns, index_models[""], config, truth)
             if neural_info["skipped"] and config.indexing.neural_checkpoint is not None:
                 print(f"[synthebsd] neural rows skipped: {neural_info['skipped']}", flush=True)
@@ -238,6 +256,7 @@ def run_study(
         },
         "methods": methods,
         "neural": neural_info,
+        "nlpar": nlpar_info or None,
         "timings": timings,
     }
     save_json(summary, out / "summary.json")

@@ -13,12 +13,13 @@ from typer.testing import CliRunner
 from synthebsd.analyze import indexing_summary, orientation_error_map
 from synthebsd.cli import app
 from synthebsd.conventions import Region
-from synthebsd.io import load_crystal_map
+from synthebsd.io import load_crystal_map, load_patterns
 
 
 @pytest.fixture(scope="module")
 def evaluated(trained, tmp_path_factory, make_cell_config, mp_config, cache_dir, master_patterns):
-    """Two held-out 10 × 12 cells (another seed and pore size; two doses), two seeds each."""
+    """Two held-out 10 × 12 cells (another seed and pore size; two doses) and the low-dose
+    one after NLPAR, two seeds each."""
     cell = make_cell_config(shape_px=(10, 12), collector_um=1.5, metal_um=3.0, porosity=0.15,
                             pore_diameter_um=1.8).model_dump(mode="json")  # fmt: skip
     config = {
@@ -30,6 +31,14 @@ def evaluated(trained, tmp_path_factory, make_cell_config, mp_config, cache_dir,
                 "seed": 22,
                 "dose_counts": 100.0,
                 "damage": True,
+            },  # fmt: skip
+            {
+                "name": "c_dose100_nlpar",
+                "scene": cell,
+                "seed": 22,
+                "dose_counts": 100.0,
+                "damage": True,
+                "nlpar": True,
             },  # fmt: skip
         ],
         "master_pattern": mp_config.model_dump(mode="json"),
@@ -54,8 +63,8 @@ def test_outputs_and_one_table(evaluated):
         assert (out / name).is_file(), name
     methods = ["hough", "dictionary", "refined", "neural", "neural_refined"]
     assert summary["methods"] == methods
-    seeds = {"a_dose1000": [21, 1021], "b_dose100": [22, 1022]}
-    assert summary["seeds"] == seeds and summary["complete"] and summary["runs_done"] == 4
+    seeds = {"a_dose1000": [21, 1021], "b_dose100": [22, 1022], "c_dose100_nlpar": [22, 1022]}
+    assert summary["seeds"] == seeds and summary["complete"] and summary["runs_done"] == 6
     assert [(r["case"], r["seed"], r["method"]) for r in summary["table"]] == [
         (c, s, m) for c in seeds for s in seeds[c] for m in methods
     ]
@@ -75,6 +84,28 @@ def test_outputs_and_one_table(evaluated):
     assert low["per_seed"] == pytest.approx(values)
     assert low["reached"] == pytest.approx(np.median(values))
     assert low["seed_sd"] == pytest.approx(np.std(values, ddof=1))
+    # NLPAR: the same raw patterns (same seed), averaged, then indexed by every method
+    for seed in seeds["b_dose100"]:
+        raw, nlpar = (out / c / f"seed{seed}" for c in ("b_dose100", "c_dose100_nlpar"))
+        assert not (raw / "patterns_nlpar.h5").exists()
+        a, b = (load_patterns(d / "patterns.h5").data for d in (raw, nlpar))
+        assert np.array_equal(a, b)
+        averaged = load_patterns(nlpar / "patterns_nlpar.h5").data
+        assert averaged.shape == a.shape and not np.allclose(averaged, a)
+        study = json.loads((nlpar / "summary.json").read_text())
+        assert study["nlpar"]["realistic"]["patterns"] == "patterns_nlpar.h5"
+        assert json.loads((raw / "summary.json").read_text())["nlpar"] is None
+    after = goals["within 2 deg at <= 150 counts after NLPAR (neural)"]
+    for method, key in (("neural", "per_seed"), ("hough", "hough")):
+        rows = [r for r in summary["table"]
+                if r["case"] == "c_dose100_nlpar" and r["method"] == method]  # fmt: skip
+        values = [r["fraction_within_2deg"] for r in rows]
+        assert all(r["nlpar"] for r in rows)
+        if key == "per_seed":
+            assert after["per_seed"] == pytest.approx(values)
+        assert after["reached" if method == "neural" else "hough"] == pytest.approx(
+            np.median(values)
+        )
 
 
 def test_numbers_recomputed_from_the_files(evaluated):
@@ -113,7 +144,7 @@ def test_numbers_recomputed_from_the_files(evaluated):
             assert row["fraction_within_2deg_of_predicted_below_2deg"] == pytest.approx(expected)
     # pooled speed: all patterns over all seconds, per method
     for method, pooled in summary["pooled"].items():
-        rows = [r for r in summary["table"] if r["method"] == method]
+        rows = [r for r in summary["table"] if r["method"] == method and not r["nlpar"]]
         expected = sum(r["n_patterns"] for r in rows) / sum(r["seconds"] for r in rows)
         assert pooled["patterns_per_second"] == pytest.approx(expected)
         n = np.array([r["n_indexable"] for r in rows], dtype=float)

@@ -1,4 +1,4 @@
-"""Classical indexing: preprocessing, Hough (PyEBSDIndex), dictionary indexing, refinement.
+"""Classical indexing: preprocessing (with NLPAR), Hough (PyEBSDIndex), dictionary indexing, refinement.
 
 Every method takes patterns as a kikuchipy :class:`~kikuchipy.signals.EBSD` signal, in
 memory or lazy (``LazyEBSD``, read block by block of the navigation axis within a memory
@@ -16,6 +16,7 @@ kikuchipy's NCC, so thresholds carry over.
 from synthebsd.analyze.indexing._dictionary import dictionary_index
 from synthebsd.analyze.indexing._hough import HOUGH_REFLECTORS, hough_index
 from synthebsd.analyze.indexing._model import smooth_master_pattern
+from synthebsd.analyze.indexing._nlpar import nlpar_patterns
 from synthebsd.analyze.indexing._preprocess import preprocess_patterns
 from synthebsd.analyze.indexing._refine import pseudo_symmetry_operators, refine_orientations
 from synthebsd.analyze.indexing._result import IndexingResult, as_map, crystalline_phases
@@ -27,6 +28,7 @@ __all__ = [
     "crystalline_phases",
     "dictionary_index",
     "hough_index",
+    "nlpar_patterns",
     "preprocess_patterns",
     "pseudo_symmetry_operators",
     "refine_orientations",
