@@ -168,7 +168,7 @@ def neural_rows(
             config.detector.energy_kv,
             cfg.refine_trust_region_deg,
             cfg.refine_initial_step_deg,
-            cfg.refine_pseudo_symmetry,
+            cfg.neural_refine_pseudo_symmetry,
             **cfg.refine_kwargs() | {"coarse_steps": cfg.neural_refine_coarse_steps},
         )
         # as the dictionary calls a point not indexed below this NCC, so does the

@@ -88,10 +88,12 @@ def test_neural_rows_beside_the_classical_ones(
 
     first, checkpoint = overfitted
     coarse_steps = {}  # each refinement's coarse steps, by the module that called it
+    variants = {}  # and whether it starts from the 60° <111> variants too
     for module in (study_module, neural_module):
 
         def recording(*args, _module=module, _refine=module.refine_orientations, **kwargs):
             coarse_steps[_module.__name__] = kwargs["coarse_steps"]
+            variants[_module.__name__] = args[7]  # pseudo_symmetry
             return _refine(*args, **kwargs)
 
         monkeypatch.setattr(module, "refine_orientations", recording)
@@ -103,6 +105,8 @@ def test_neural_rows_beside_the_classical_ones(
     assert coarse_steps == {study_module.__name__: indexing.refine_coarse_steps,
                             neural_module.__name__: indexing.neural_refine_coarse_steps}  # fmt: skip
     assert indexing.neural_refine_coarse_steps > indexing.refine_coarse_steps
+    # and the dictionary's starts get the pseudo-symmetric variants, the network's not
+    assert variants == {study_module.__name__: True, neural_module.__name__: False}
     assert summary["neural"]["skipped"] is None
     assert summary["neural"]["checkpoint"] == str(checkpoint)
     methods = summary["methods"]
