@@ -1,6 +1,7 @@
 """Indexing and metrics: what the synthetic patterns are used to validate.
 
-- :mod:`synthebsd.analyze.indexing`: preprocessing (with NLPAR), Hough, dictionary indexing, refinement;
+- :mod:`synthebsd.analyze.indexing`: preprocessing (with NLPAR), Hough, dictionary indexing,
+  refinement;
 - :mod:`synthebsd.analyze.metrics`: errors against the truth and microstructure statistics.
 
 The names of both are re-exported here.

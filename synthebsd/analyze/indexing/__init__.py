@@ -1,4 +1,5 @@
-"""Classical indexing: preprocessing (with NLPAR), Hough (PyEBSDIndex), dictionary indexing, refinement.
+"""Classical indexing: preprocessing (NLPAR too), Hough (PyEBSDIndex), dictionary indexing,
+refinement.
 
 Every method takes patterns as a kikuchipy :class:`~kikuchipy.signals.EBSD` signal, in
 memory or lazy (``LazyEBSD``, read block by block of the navigation axis within a memory

@@ -85,9 +85,9 @@ def nlpar_patterns(
     -------
     averaged, info
         An in-memory ``EBSD`` of the same shape, navigation axes and detector, float32
-        in the units of ``signal`` (the weights sum to 1, so a count stays a count, up
-        to PyEBSDIndex's rounding to uint16), and ``{"lambda", "search_radius",
-        "seconds"}``.
+        in the units of ``signal`` (the weights sum to 1, so a count stays a count, to
+        PyEBSDIndex's truncation to uint16 at 1/60,000 of the brightest pixel), and
+        ``{"lambda", "search_radius", "seconds"}``.
 
     Raises
     ------
