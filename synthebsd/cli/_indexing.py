@@ -101,6 +101,12 @@ def predict(
     ),
     batch_size: int = typer.Option(512, "--batch-size", min=1, help="patterns per batch"),
     device: str = typer.Option("cpu", "--device", help="torch device: cpu, cuda, cuda:1, ..."),
+    nlpar: int | None = typer.Option(
+        None,
+        "--nlpar",
+        help="the network reads each pattern averaged with its similar neighbours within "
+        "this many map points (NLPAR, PyEBSDIndex; 2-D maps), as for low-dose maps",
+    ),
 ) -> None:
     """Predict orientations, classes and uncertainties of a map with a trained model.
 
@@ -126,6 +132,7 @@ def predict(
                 max_uncertainty_deg=max_uncertainty,
                 batch_size=batch_size,
                 device=device,
+                nlpar_search_radius=nlpar,
             )
     for message in summary["warnings"]:
         typer.echo(f"warning: {message}", err=True)

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from synthebsd.analyze import nlpar_patterns
 from synthebsd.io import load_patterns, save_crystal_map, save_json
 from synthebsd.viz import plot_class_map, plot_ipf_map, plot_uncertainty_map
 from synthebsd.workflows._index_map import detector_for_signal, map_geometry
@@ -33,6 +34,7 @@ def predict_map(
     max_uncertainty_deg: float | None = None,
     batch_size: int = 512,
     device: str = "cpu",
+    nlpar_search_radius: int | None = None,
 ) -> dict:
     """Predict an orientation map with a trained checkpoint and write the results.
 
@@ -57,6 +59,11 @@ def predict_map(
         Patterns per forward pass.
     device
         torch device (``"cpu"``, ``"cuda"``, ...).
+    nlpar_search_radius
+        The orientation network reads the patterns after NLPAR within this many map
+        points (:func:`~synthebsd.analyze.nlpar_patterns`, λ fitted on the map), as for
+        low-dose maps; a segmentation checkpoint still reads the raw ones (its pattern
+        statistics describe single patterns). None: no averaging. Needs a 2-D map.
 
     Returns
     -------
@@ -104,6 +111,9 @@ def predict_map(
     for w in caught:  # hand them on to the caller's filters
         warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
 
+    nlpar_info, averaged = None, signal
+    if nlpar_search_radius is not None:
+        averaged, nlpar_info = nlpar_patterns(signal, nlpar_search_radius)
     t0 = time.perf_counter()
     regions = None
     if seg is not None:
@@ -111,7 +121,7 @@ def predict_map(
             raise ValueError("A segmentation checkpoint needs a 2-D map")
         regions = models.predict_regions(seg, signal, batch_size=batch_size, device=device)
     xmap = models.predict_orientations(
-        ck, signal, like=like, batch_size=batch_size, device=device,
+        ck, averaged, like=like, batch_size=batch_size, device=device,
         max_uncertainty_deg=max_uncertainty_deg, regions=regions,
     )  # fmt: skip
     seconds = time.perf_counter() - t0
@@ -165,6 +175,7 @@ def predict_map(
         "patterns_per_second": xmap.size / seconds if seconds > 0 else None,
         "detector": det_info,
         "dose_counts_estimated": dose,
+        "nlpar": nlpar_info,
         "warnings": messages,
         "device": str(device),
     }

@@ -79,6 +79,21 @@ def test_predict_writes_map_figures_and_summary(files, tmp_path):
     assert np.all(xmap.prop["uncertainty_deg"] > 0)
 
 
+def test_predict_after_nlpar(files, tmp_path):
+    """--nlpar: the network reads the averaged patterns; too large a radius is refused."""
+    args = (files["checkpoint"], files["map"], "--max-uncertainty", 90)
+    for name, extra in (("raw", ()), ("nlpar", ("--nlpar", 2))):
+        result = _invoke(*args, "--out", tmp_path / name, *extra)
+        assert result.exit_code == 0, result.output
+    s = json.loads((tmp_path / "nlpar" / "summary.json").read_text())
+    assert s["nlpar"]["search_radius"] == 2 and s["nlpar"]["lambda"] > 0
+    assert json.loads((tmp_path / "raw" / "summary.json").read_text())["nlpar"] is None
+    raw, averaged = (load_crystal_map(tmp_path / n / "neural.h5") for n in ("raw", "nlpar"))
+    assert not np.allclose(raw.prop["uncertainty_deg"], averaged.prop["uncertainty_deg"])
+    result = _invoke(*args, "--out", tmp_path / "big", "--nlpar", 5)
+    assert result.exit_code == 2 and "at least 12 × 12 points, got 10 × 12" in result.output
+
+
 def test_predict_warns_outside_the_trained_pc_and_dose(files, tmp_path):
     result = _invoke(files["checkpoint"], files["map"], "--out", tmp_path, "--pc", 0.5, 0.3, 0.55)
     assert result.exit_code == 0, result.output
