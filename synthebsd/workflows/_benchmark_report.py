@@ -131,6 +131,7 @@ def _series(rows, config, axis: str, metric: str, x_of=None):
 
 def _figures(rows: list[dict], config: BenchmarkConfig, out: Path) -> list[str]:
     written = []
+    averaged = ", patterns after NLPAR" if config.study.indexing.nlpar else ""
     success = _series(rows, config, "dose_counts", "fraction_within_2deg")
     if success:
         plot_metric_lines(
@@ -138,7 +139,7 @@ def _figures(rows: list[dict], config: BenchmarkConfig, out: Path) -> list[str]:
             out / "success_vs_dose.png",
             "dose (counts per pixel at the background peak)",
             "fraction of indexable points within 2°",
-            "Success vs dose (mean ± s.d. over seeds)",
+            f"Success vs dose (mean ± s.d. over seeds{averaged})",
             logx=True,
             ylim=(0, 1.05),
         )
@@ -148,7 +149,7 @@ def _figures(rows: list[dict], config: BenchmarkConfig, out: Path) -> list[str]:
             out / "error_vs_dose.png",
             "dose (counts per pixel at the background peak)",
             "median disorientation to truth (°)",
-            "Orientation error vs dose (points given the right phase)",
+            f"Orientation error vs dose (points given the right phase{averaged})",
             logx=True,
         )
         pores = _series(rows, config, "dose_counts", "pore_iou")
