@@ -288,8 +288,9 @@ def _summary(path, config: EvaluateConfig, table, studies) -> dict:
         "notes": "Fractions within 2/5 deg are over indexable points (not indexed and wrong "
         "phase count as failures); medians over points given the right phase. Goal values are "
         "over all seeds, per_seed at each seed, seed_sd their standard deviation. Pooled "
-        "values are over the cases without NLPAR (nlpar: false), weighted by the points they are over (indexable points; all points for "
-        "class accuracy; points predicted below 2 deg for the calibration); pore IoU, "
+        "values are over the cases without NLPAR (nlpar: false), weighted by the points "
+        "they are over (indexable points; all points for class accuracy; points predicted "
+        "below 2 deg for the calibration); pore IoU, "
         "precision and recall are those of all runs' pore points together; counts are totals; "
         "speeds are total patterns over total seconds on this machine, shared and loaded.",
         "runs_done": len(studies),
@@ -373,7 +374,7 @@ def evaluate_checkpoint(
             "load_average_after": list(os.getloadavg()),
             "neural": info,
         }
-        if not case.nlpar:  # the calibration figure is over the runs the goal is
+        if not case.nlpar:  # the calibration figure: the runs its goal is computed on
             truth = load_crystal_map(run_dir / "truth.h5")
             neural = load_crystal_map(run_dir / "neural.h5")
             indexed = (truth.phase_id >= 0) & (neural.phase_id >= 0)
