@@ -34,10 +34,11 @@ def _write_up2(path: Path, data, rows: int, cols: int, block_rows: int):
     weights and its weighted means do not depend on it) and which patterns are not all
     zero.
     """
+    import dask  # one pass over a lazy map for both extremes
     from pyebsdindex import ebsd_pattern
 
-    peak = float(data.max())
-    if not np.isfinite(peak) or float(data.min()) < 0:
+    low, peak = (float(v) for v in dask.compute(data.min(), data.max()))
+    if not np.isfinite(peak) or low < 0:
         raise ValueError("NLPAR needs finite, non-negative pattern intensities")
     # near full scale: PyEBSDIndex truncates its float means to uint16, which would
     # otherwise take 0.5 count off every pixel on average
@@ -120,14 +121,16 @@ def nlpar_patterns(
         raw, averaged = Path(tmp) / "patterns.up2", Path(tmp) / "nlpar.up2"
         scale, lit = _write_up2(raw, signal.data, rows, cols, max(1, block_rows))
         nl = nlpar.NLPAR(
-            str(raw), lam=0.7, searchradius=int(search_radius), nrows=rows, ncols=cols
+            str(raw),
+            lam=0.7 if lam is None else float(lam),
+            searchradius=int(search_radius),
+            nrows=rows,
+            ncols=cols,
         )
         # PyEBSDIndex prints λ and its progress whatever the verbosity
         with contextlib.redirect_stdout(io.StringIO()):
             if lam is None:
                 nl.opt_lambda(verbose=0)
-            else:
-                nl.lam = float(lam)
             nl.calcnlpar(fileout=str(averaged), verbose=0)
         up = ebsd_pattern.get_pattern_file_obj(str(averaged))
         data, _ = up.read_data(convertToFloat=True, returnArrayOnly=True)
