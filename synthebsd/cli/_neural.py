@@ -103,12 +103,19 @@ def calibrate(
     out: Path = typer.Option(..., "--out", help="output folder"),
     device: str = typer.Option("cpu", "--device", help="cpu or cuda"),
     cache_dir: Path | None = CACHE_DIR,
+    pc_correction: bool = typer.Option(
+        False,
+        "--pc-correction/--no-pc-correction",
+        help="first fit the rotation a projection-centre offset makes the network read "
+        "(for maps far from the training PC whose PC is known well)",
+    ),
 ) -> None:
     """Calibrate a checkpoint's predicted error on held-out patterns (isotonic fit).
 
     Writes --out/model.safetensors (the same weights, the calibration in its metadata,
-    applied by predict, evaluate and the study), calibration_raw.png, calibration.png
-    and summary.json (held-out metrics before and after, in-sample).
+    applied by predict, evaluate and the study; with --pc-correction also the PC
+    correction), calibration_raw.png, calibration.png and summary.json (held-out metrics
+    before and after, in-sample).
     """
     # lazy: see synthebsd.cli
     from synthebsd.config import load_train_run_config
@@ -116,11 +123,21 @@ def calibrate(
 
     with exit_on_user_error():
         cfg = load_train_run_config(config)
-        summary = calibrate_run(checkpoint, cfg, out, device=device, cache_dir=cache_dir)
+        summary = calibrate_run(
+            checkpoint, cfg, out, device=device, cache_dir=cache_dir, pc_correction=pc_correction
+        )
 
     def rounded(value):
         return None if value is None else round(value, 3)
 
+    fit = summary["pc_correction"]
+    if fit is None and pc_correction:
+        typer.echo(f"No PC correction: {summary['pc_correction_skipped']}")
+    elif fit is not None:
+        typer.echo(
+            f"PC correction on {fit['n_points']} points: median error "
+            f"{fit['median_error_deg']:.3f} -> {fit['median_error_deg_corrected']:.3f} deg"
+        )
     for name, m in summary["metrics_in_sample"].items():
         typer.echo(
             f"{name}: predicted < 2 deg within 2 deg "

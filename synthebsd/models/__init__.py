@@ -10,8 +10,9 @@
   disorientation loss for any point group (:func:`disorientation`), checkpoints
   (safetensors weights + JSON metadata, :func:`save_checkpoint`, :func:`load_checkpoint`),
   the training loop (:func:`train`) and inference to orix maps
-  (:func:`predict_orientations`, :func:`predict_regions`), and the held-out calibration
-  of the predicted error (:func:`fit_uncertainty_calibration`);
+  (:func:`predict_orientations`, :func:`predict_regions`), and the held-out calibrations
+  of the predicted error (:func:`fit_uncertainty_calibration`) and of the rotation an
+  offset of the projection centre makes the network read (:func:`fit_pc_correction`);
 - the shipped default checkpoint for the demo cell (:func:`shipped_checkpoint`).
 
 Models consume the items of the dataset contract (``synthebsd.datasets``). Importing this
@@ -51,6 +52,13 @@ from synthebsd.models._networks import (
     SegmentationNet,
     fuse_batch_norm,
     pattern_statistics,
+)
+from synthebsd.models._pc_correction import (
+    TooFewPointsError,
+    apply_pc_correction,
+    fit_pc_correction,
+    per_pattern_pc,
+    sample_frame_errors,
 )
 from synthebsd.models._registry import (
     ModelEntry,
@@ -101,13 +109,16 @@ __all__ = [
     "OutsideTrainingRangeWarning",
     "PatternNormalizer",
     "SegmentationNet",
+    "TooFewPointsError",
     "UnknownModelError",
+    "apply_pc_correction",
     "apply_uncertainty_calibration",
     "class_phase_ids",
     "create_model",
     "detector_metadata",
     "disorientation",
     "estimate_dose_counts",
+    "fit_pc_correction",
     "fit_uncertainty_calibration",
     "fuse_batch_norm",
     "evaluate_orientation",
@@ -121,6 +132,7 @@ __all__ = [
     "orientation_metrics",
     "package_versions",
     "pattern_statistics",
+    "per_pattern_pc",
     "predict_orientations",
     "predict_regions",
     "predict_tensors",
@@ -128,6 +140,7 @@ __all__ = [
     "quaternion_product",
     "read_checkpoint_metadata",
     "resolve_device",
+    "sample_frame_errors",
     "save_checkpoint",
     "segmentation_loss",
     "segmentation_losses",

@@ -132,7 +132,8 @@ def held_out_predictions(
     columns
         ``error_deg`` (symmetry-aware disorientation to the truth, NaN without a phase),
         ``uncertainty_deg`` (raw, before any calibration), ``predicted_class``,
-        ``region`` and ``phase_id``, one value per item.
+        ``region`` and ``phase_id``, one value per item; ``quaternion`` and
+        ``true_quaternion`` (n, 4), and ``pc_bruker`` (n, 3) where the items have a ``pc``.
     """
     from torch.utils.data import DataLoader
     from tqdm.auto import tqdm
@@ -152,10 +153,15 @@ def held_out_predictions(
     batches = tqdm(loader, desc="held-out predictions", unit="batch", disable=not progress)
     c = orientation_columns(model, batches, operators, device)
     error = np.where(c["pid"] >= 0, c["err"], np.nan)
-    return {
+    out = {
         "error_deg": error,
         "uncertainty_deg": c["unc"],
         "predicted_class": c["cls"],
         "region": c["reg"],
         "phase_id": c["pid"],
+        "quaternion": c["q"].reshape(-1, 4),
+        "true_quaternion": c["q_true"].reshape(-1, 4),
     }
+    if "pc" in c:
+        out["pc_bruker"] = c["pc"]
+    return out

@@ -4,7 +4,8 @@ One ``.safetensors`` file holds the weights and, in its header, the metadata as 
 (key ``"synthebsd"``): the model's registry name and config, the phase list and the
 symmetry used, the detector (shape, Bruker projection centre, tilts), the pattern
 normalisation, the forward-model key of the training data, the projection-centre and
-dose range the training covered, the training settings, package versions and a SHA-256
+dose range the training covered, the training settings, the held-out calibrations
+(``uncertainty_calibration``, ``pc_correction``), package versions and a SHA-256
 of the weights. Loading rebuilds the model from the registry, verifies the checksum and
 refuses patterns, detectors or phases that do not fit, with errors that say what
 differs; inputs outside the covered range raise :class:`OutsideTrainingRangeWarning`.
@@ -130,6 +131,12 @@ class Checkpoint:
         """The held-out calibration of the predicted error
         (:func:`~synthebsd.models.fit_uncertainty_calibration`), or None."""
         return self.metadata.get("uncertainty_calibration")
+
+    @property
+    def pc_correction(self) -> dict | None:
+        """The held-out fit of the rotation a PC offset makes the network read
+        (:func:`~synthebsd.models.fit_pc_correction`), or None."""
+        return self.metadata.get("pc_correction")
 
     def check_patterns(self, shape: tuple[int, ...]) -> None:
         """Refuse patterns whose (rows, cols) differ from the training detector's."""

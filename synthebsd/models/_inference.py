@@ -1,7 +1,8 @@
 """Inference: patterns (kikuchipy signal or array) → orix crystal maps, batched, any device.
 
-Orientation checkpoints give each point an orientation, a region class and a predicted
-error (through the checkpoint's held-out ``uncertainty_calibration`` where it has one);
+Orientation checkpoints give each point an orientation (corrected for the pattern's
+projection centre through the checkpoint's held-out ``pc_correction`` where it has one),
+a region class and a predicted error (through its ``uncertainty_calibration``);
 a point is indexed (phase id ≥ 0) when its class is a crystalline layer of the
 checkpoint's phase list and its predicted error is at most the threshold
 (``max_uncertainty_deg``, the checkpoint's unless given). Segmentation checkpoints give
@@ -22,6 +23,7 @@ from synthebsd.conventions import PHASE_IDS, Region
 from synthebsd.models._calibration import apply_uncertainty_calibration
 from synthebsd.models._checkpoint import Checkpoint
 from synthebsd.models._networks import fuse_batch_norm
+from synthebsd.models._pc_correction import apply_pc_correction, per_pattern_pc
 from synthebsd.models._tasks import estimate_dose_counts
 from synthebsd.phases import get_phase
 
@@ -123,6 +125,7 @@ def predict_orientations(
     device: str | torch.device = "cpu",
     max_uncertainty_deg: float | None = None,
     regions: np.ndarray | None = None,
+    pc_bruker: Any = None,
 ) -> CrystalMap:
     """Orientation map of patterns with an orientation checkpoint.
 
@@ -145,6 +148,12 @@ def predict_orientations(
     regions
         Class codes of the points (e.g. from :func:`predict_regions`) to use instead of
         the orientation model's own; a grain-boundary point (code 4) keeps the model's.
+    pc_bruker
+        Projection centre of the patterns (Bruker): one (3,), or one per pattern (n, 3)
+        or navigation shape + (3,), e.g. ``detector.pc``. With a checkpoint that has a
+        ``pc_correction``, the apparent rotation of its offset from the training PC is
+        removed (:func:`~synthebsd.models.apply_pc_correction`); None takes the training
+        PC. Ignored by a checkpoint without one.
 
     Returns
     -------
@@ -159,12 +168,15 @@ def predict_orientations(
     IncompatibleInputError
         If the patterns' shape is not the checkpoint's.
     ValueError
-        If the checkpoint is not an orientation model, or patterns contain NaN.
+        If the checkpoint is not an orientation model, patterns contain NaN, or
+        ``pc_bruker`` is neither one PC nor one per pattern.
     """
     if checkpoint.task != "orientation":
         raise ValueError(f"Checkpoint {checkpoint.path} is a {checkpoint.task} model")
     source, nav, sig = _flat_source(patterns)
     checkpoint.check_patterns(sig)
+    if pc_bruker is not None:
+        pc_bruker = per_pattern_pc(pc_bruker, source.shape[0])
     threshold = checkpoint.max_uncertainty_deg
     threshold = float(threshold if max_uncertainty_deg is None else max_uncertainty_deg)
     device = torch.device(device)
@@ -178,6 +190,7 @@ def predict_orientations(
         for k, v in predict_tensors(model, chunk, batch_size).items():
             parts[k].append(v.double().cpu().numpy())
     out = {k: np.concatenate(v) for k, v in parts.items()}
+    out["quaternion"] = apply_pc_correction(checkpoint.pc_correction, out["quaternion"], pc_bruker)
     out["uncertainty_deg"] = apply_uncertainty_calibration(
         checkpoint.uncertainty_calibration, out["uncertainty_deg"]
     )

@@ -146,10 +146,12 @@ def segmentation_losses(
 @torch.no_grad()
 def orientation_columns(model, loader, operators: torch.Tensor, device) -> dict[str, np.ndarray]:
     """Per item of a loader: ``err`` (disorientation to the truth, °), ``unc`` (the raw
-    predicted error, °), ``cls`` (predicted class), ``reg`` (true class), ``pid``."""
+    predicted error, °), ``cls`` (predicted class), ``reg`` (true class), ``pid``, ``q``
+    and ``q_true`` (predicted and true quaternions) and, where items have one, ``pc``."""
     was_training = model.training
     model.eval()
-    cols: dict[str, list[np.ndarray]] = {k: [] for k in ("err", "unc", "cls", "reg", "pid")}
+    names = ("err", "unc", "cls", "reg", "pid", "q", "q_true", "pc")
+    cols: dict[str, list[np.ndarray]] = {k: [] for k in names}
     for batch in loader:
         batch = {k: v.to(device) for k, v in batch.items()}
         out = model(batch["pattern"])
@@ -164,8 +166,15 @@ def orientation_columns(model, loader, operators: torch.Tensor, device) -> dict[
         cols["cls"].append(out["class_logits"].argmax(1).cpu().numpy())
         cols["reg"].append(batch["region"].cpu().numpy())
         cols["pid"].append(pid.cpu().numpy())
+        cols["q"].append(out["quaternion"].double().cpu().numpy())
+        cols["q_true"].append(batch["quaternion"].double().cpu().numpy())
+        if "pc" in batch:
+            cols["pc"].append(batch["pc"].double().cpu().numpy().reshape(-1, 3))
     model.train(was_training)
-    return {k: np.concatenate(v) if v else np.zeros(0) for k, v in cols.items()}
+    out = {k: np.concatenate(v) if v else np.zeros(0) for k, v in cols.items()}
+    if not cols["pc"]:
+        del out["pc"]
+    return out
 
 
 def evaluate_orientation(

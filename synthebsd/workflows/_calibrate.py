@@ -1,12 +1,16 @@
-"""``synthebsd calibrate CHECKPOINT CONFIG --out DIR``: the predicted error of an
-orientation checkpoint calibrated on held-out patterns.
+"""``synthebsd calibrate CHECKPOINT CONFIG --out DIR``: an orientation checkpoint
+calibrated on held-out patterns.
 
 :func:`calibrate_run` runs the checkpoint on the ``validation`` data of a training run
-configuration (patterns it was not trained on), fits the isotonic map from its predicted
-to the observed error (:func:`synthebsd.models.fit_uncertainty_calibration`) and writes
+configuration (patterns it was not trained on), optionally fits the rotation that each
+pattern's projection-centre offset makes the network read
+(:func:`synthebsd.models.fit_pc_correction`), then the isotonic map from its predicted
+error to the error observed (after that correction)
+(:func:`synthebsd.models.fit_uncertainty_calibration`) and writes
 
-- ``model.safetensors``: the same weights with ``uncertainty_calibration`` in their
-  metadata (a calibration already there is replaced: the fit is on the raw head);
+- ``model.safetensors``: the same weights with ``uncertainty_calibration`` (and
+  ``pc_correction``) in their metadata (calibrations already there are replaced: both
+  fits are on the raw network);
 - ``calibration_raw.png`` and ``calibration.png``: observed against predicted error,
   before and after;
 - ``summary.json``: the held-out metrics before and after (the after values are
@@ -35,8 +39,9 @@ def calibrate_run(
     device: str = "cpu",
     progress: bool = True,
     cache_dir: str | Path | None = None,
+    pc_correction: bool = False,
 ) -> dict[str, Any]:
-    """Calibrate a checkpoint's predicted error on a run's held-out data.
+    """Calibrate a checkpoint's orientations and predicted error on a run's held-out data.
 
     Parameters
     ----------
@@ -52,6 +57,12 @@ def calibrate_run(
         Show progress.
     cache_dir
         Master-pattern cache; default ``$SYNTHEBSD_CACHE`` or ``~/.cache/synthebsd``.
+    pc_correction
+        Also fit the PC correction first (needs items with a ``pc``; the held-out data
+        should span many scenes, whose PCs differ). It pays where maps lie far from the
+        training PC and their PC is known well: the held-out items give the network their
+        exact PC, so the predicted error fitted after it leaves out the error of a PC
+        calibration. False (the default) drops any correction the checkpoint had.
 
     Returns
     -------
@@ -62,8 +73,9 @@ def calibrate_run(
     ------
     ValueError
         If the configuration has no ``validation`` data, the checkpoint is not an
-        orientation model or does not fit the data's detector shape or phases, or there
-        are too few held-out points with an orientation.
+        orientation model or does not fit the data's detector shape or phases, there
+        are too few held-out points with an orientation, or a PC correction is asked
+        for and the items carry no PC.
     """
     from synthebsd import models  # lazy: torch
     from synthebsd.viz import plot_calibration  # lazy: matplotlib
@@ -83,21 +95,33 @@ def calibrate_run(
 
     cols = models.held_out_predictions(ck, data, batch_size, device, progress)
     has = cols["phase_id"] >= 0
-    calibration = models.fit_uncertainty_calibration(
-        cols["uncertainty_deg"][has], cols["error_deg"][has]
-    )
     part = config.validation
-    calibration["data"] = {
+    source = {
         "store": None if part.store is None else str(part.store),
         "seed": part.seed if part.store is None else None,
         "max_patterns": part.max_patterns,
         "forward_model_key": getattr(data, "forward_model_key", None),
     }
+    metadata = {k: v for k, v in ck.metadata.items() if k != "pc_correction"}
+    error_deg = np.nan_to_num(cols["error_deg"], nan=180.0)
+    skipped = None if pc_correction else "not asked for"
+    if pc_correction:
+        if "pc_bruker" not in cols:
+            raise ValueError("The held-out items carry no 'pc': no PC correction can be fitted")
+        try:
+            fit = _fit_pc_correction(ck, cols, has)
+        except models.TooFewPointsError as e:  # a network this far off has no PC effect to fit
+            skipped = str(e)
+        else:
+            metadata["pc_correction"] = fit["correction"] | {"data": source}
+            error_deg[has] = fit["error_deg"]
+    calibration = models.fit_uncertainty_calibration(cols["uncertainty_deg"][has], error_deg[has])
+    calibration["data"] = source
     calibrated = models.apply_uncertainty_calibration(calibration, cols["uncertainty_deg"])
     threshold = ck.max_uncertainty_deg
     metrics = {
         name: models.orientation_metrics(
-            np.nan_to_num(cols["error_deg"], nan=180.0),
+            np.nan_to_num(cols["error_deg"], nan=180.0) if name == "raw" else error_deg,
             unc,
             cols["predicted_class"],
             cols["region"],
@@ -109,20 +133,47 @@ def calibrate_run(
     written = models.save_checkpoint(
         out / "model.safetensors",
         ck.model,
-        {**ck.metadata, "uncertainty_calibration": calibration},
+        {**metadata, "uncertainty_calibration": calibration},
     )
-    err = cols["error_deg"][has]
     plot_calibration(
-        cols["uncertainty_deg"][has], err, out / "calibration_raw.png", "held out, raw head"
+        cols["uncertainty_deg"][has],
+        cols["error_deg"][has],
+        out / "calibration_raw.png",
+        "held out, raw network",
     )
-    plot_calibration(calibrated[has], err, out / "calibration.png", "held out, calibrated")
+    title = "held out, PC-corrected and calibrated" if pc_correction else "held out, calibrated"
+    plot_calibration(calibrated[has], error_deg[has], out / "calibration.png", title)
     summary = {
         "checkpoint": str(path),
         "calibrated_checkpoint": str(written),
         "n_points": int(cols["phase_id"].size),
         "n_fitted": calibration["n_points"],
         "n_steps": len(calibration["expected_deg"]),
+        "pc_correction": metadata.get("pc_correction"),
+        "pc_correction_skipped": skipped,
         "metrics_in_sample": metrics,
     }
     save_json(summary, out / "summary.json")
     return summary
+
+
+def _fit_pc_correction(ck, cols: dict[str, np.ndarray], has: np.ndarray) -> dict[str, Any]:
+    """The checkpoint's PC correction fitted on the held-out points with an orientation,
+    and those points' disorientations after it (degrees)."""
+    from synthebsd import models  # lazy: torch
+
+    friedel = (ck.metadata.get("symmetry") or {}).get("friedel", True)
+    args = (cols["true_quaternion"][has], cols["phase_id"][has])
+    correction = models.fit_pc_correction(
+        cols["quaternion"][has],
+        *args,
+        cols["pc_bruker"][has],
+        ck.phase_names,
+        tuple(ck.metadata["detector"]["pc_bruker"]),
+        friedel,
+    )
+    corrected = models.apply_pc_correction(
+        correction, cols["quaternion"][has], cols["pc_bruker"][has]
+    )
+    _, error_deg = models.sample_frame_errors(corrected, *args, ck.phase_names, friedel)
+    return {"correction": correction, "error_deg": error_deg}

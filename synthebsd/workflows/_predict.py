@@ -122,7 +122,7 @@ def predict_map(
         regions = models.predict_regions(seg, signal, batch_size=batch_size, device=device)
     xmap = models.predict_orientations(
         ck, averaged, like=like, batch_size=batch_size, device=device,
-        max_uncertainty_deg=max_uncertainty_deg, regions=regions,
+        max_uncertainty_deg=max_uncertainty_deg, regions=regions, pc_bruker=detector.pc,
     )  # fmt: skip
     seconds = time.perf_counter() - t0
     threshold = float(

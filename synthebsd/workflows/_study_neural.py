@@ -152,6 +152,7 @@ def neural_rows(
         batch_size=cfg.neural_batch_size,
         device=cfg.device,
         max_uncertainty_deg=np.inf,
+        pc_bruker=im.detector.pc,  # the indexer's PC, calibration error and all
     )
     seconds = time.perf_counter() - t0
     start = _in_indexer_phases(xmap, im, truth)
