@@ -57,7 +57,6 @@ from synthebsd.models._pc_correction import (
     TooFewPointsError,
     apply_pc_correction,
     fit_pc_correction,
-    per_pattern_pc,
     sample_frame_errors,
 )
 from synthebsd.models._registry import (
@@ -132,7 +131,6 @@ __all__ = [
     "orientation_metrics",
     "package_versions",
     "pattern_statistics",
-    "per_pattern_pc",
     "predict_orientations",
     "predict_regions",
     "predict_tensors",
