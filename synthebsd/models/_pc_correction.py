@@ -136,7 +136,8 @@ def fit_pc_correction(
     friedel: bool = True,
     max_error_deg: float = 8.0,
     min_points: int = MIN_PC_CORRECTION_POINTS,
-) -> dict[str, Any]:
+    return_errors: bool = False,
+) -> dict[str, Any] | tuple[dict[str, Any], np.ndarray]:
     """Fit the sample-frame rotation a PC offset makes the network read, on held-out points.
 
     Parameters
@@ -152,6 +153,8 @@ def fit_pc_correction(
         out of the least-squares fit.
     min_points
         Fewest points within ``max_error_deg`` to fit on.
+    return_errors
+        Also return every point's disorientation after the correction.
 
     Returns
     -------
@@ -160,6 +163,9 @@ def fit_pc_correction(
         offset), ``bias_rad`` (b), ``max_error_deg``, ``n_points`` (fitted), and the
         fitted points' median disorientation before and after (``median_error_deg``,
         ``median_error_deg_corrected``; in sample).
+    error_deg
+        With ``return_errors``: (n,) each point's disorientation after the correction,
+        in degrees.
 
     Raises
     ------
@@ -188,7 +194,7 @@ def fit_pc_correction(
     _, after = sample_frame_errors(fitted, truth, phase_id, phase_names, friedel)
     correction["median_error_deg"] = float(np.median(angle[keep]))
     correction["median_error_deg_corrected"] = float(np.median(after[keep]))
-    return correction
+    return (correction, after) if return_errors else correction
 
 
 def apply_pc_correction(

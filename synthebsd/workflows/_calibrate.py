@@ -162,18 +162,14 @@ def _fit_pc_correction(ck, cols: dict[str, np.ndarray], has: np.ndarray) -> dict
     and those points' disorientations after it (degrees)."""
     from synthebsd import models  # lazy: torch
 
-    friedel = (ck.metadata.get("symmetry") or {}).get("friedel", True)
-    args = (cols["true_quaternion"][has], cols["phase_id"][has])
-    correction = models.fit_pc_correction(
+    correction, error_deg = models.fit_pc_correction(
         cols["quaternion"][has],
-        *args,
+        cols["true_quaternion"][has],
+        cols["phase_id"][has],
         cols["pc_bruker"][has],
         ck.phase_names,
         tuple(ck.metadata["detector"]["pc_bruker"]),
-        friedel,
+        (ck.metadata.get("symmetry") or {}).get("friedel", True),
+        return_errors=True,
     )
-    corrected = models.apply_pc_correction(
-        correction, cols["quaternion"][has], cols["pc_bruker"][has]
-    )
-    _, error_deg = models.sample_frame_errors(corrected, *args, ck.phase_names, friedel)
     return {"correction": correction, "error_deg": error_deg}

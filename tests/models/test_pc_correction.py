@@ -59,6 +59,8 @@ def test_the_fit_recovers_a_known_pc_rotation(phases):
     assert fit["median_error_deg_corrected"] == pytest.approx(0.35, abs=0.05)
     corrected = apply_pc_correction(fit, pred, pc)
     _, angle = sample_frame_errors(corrected, truth, pid, phases)
+    again, errors = fit_pc_correction(pred, truth, pid, pc, phases, REFERENCE, return_errors=True)
+    assert again == fit and np.array_equal(errors, angle)
     assert np.median(angle[before <= 8.0]) == pytest.approx(fit["median_error_deg_corrected"])
     assert np.max(angle) < 2.0  # the points beyond the cut are corrected too
 
