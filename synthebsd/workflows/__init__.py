@@ -16,6 +16,8 @@
 - :func:`run_benchmark`: every indexing method over a grid of dose, damage and model
   mismatch (``synthebsd benchmark``); :func:`run_insitu`: plating and stripping frames
   with accumulating beam damage, indexed by every method (``synthebsd insitu``).
+- :func:`index_run`: one truth rendered by a forward model and indexed by every method,
+  as a benchmark point does it (benchmarks/).
 - :class:`PeakMemory`: the peak resident memory of a run (benchmark points, benchmarks/).
 """
 
@@ -29,6 +31,7 @@ from synthebsd.workflows._index_map import detector_for_signal, index_map, map_g
 from synthebsd.workflows._insitu import run_insitu
 from synthebsd.workflows._memory import PeakMemory
 from synthebsd.workflows._predict import predict_map
+from synthebsd.workflows._runs import index_run
 from synthebsd.workflows._scene import write_microstructure
 from synthebsd.workflows._study import format_summary, index_methods, run_study
 from synthebsd.workflows._train import build_training_data, train_run, with_measured_detector
@@ -45,6 +48,7 @@ __all__ = [
     "generate_dataset",
     "index_map",
     "index_methods",
+    "index_run",
     "map_geometry",
     "point_study_config",
     "predict_map",

@@ -24,7 +24,7 @@ from synthebsd.config import StudyConfig
 from synthebsd.io import load_crystal_map, save_crystal_map, save_patterns
 from synthebsd.simulate import PatternModel, simulate_patterns
 from synthebsd.workflows._forward_models import IndexerModel, forward_model, indexer_model
-from synthebsd.workflows._study import index_methods
+from synthebsd.workflows._study import charge_preprocessing, index_methods
 from synthebsd.workflows._study_neural import neural_rows
 
 __all__ = ["index_run", "score_run"]
@@ -100,7 +100,8 @@ def index_run(
     Returns
     -------
     results, indexer, info
-        Each method's result, the indexer model, and ``render_s``,
+        Each method's result (the time of Hough, the dictionary and neural +
+        refinement includes the preprocessing once), the indexer model, and ``render_s``,
         ``render_patterns_per_second``, ``dose_e_per_nm2`` (the dose of each point during
         its exposure, or None without damage), ``neural_skipped`` (why a checkpoint gave
         no rows, or None).
@@ -126,12 +127,15 @@ def index_run(
         save_patterns(signal, patterns_path)
     if config.indexing.nlpar:  # every method, the network too, gets the averaged patterns
         signal, _ = nlpar_patterns(signal, **config.indexing.nlpar_kwargs())
+    t = time.perf_counter()
     patterns = preprocess_patterns(signal)
+    preprocess_s = time.perf_counter() - t
     results = index_methods(patterns, im, config, truth, with_hough="hough" in methods)
     neural_skipped = None
     if checkpoint is not None and "neural" in methods:
         rows, neural_skipped = _neural(checkpoint, signal, patterns, im, config, truth, methods)
         results |= rows
+    charge_preprocessing(results, preprocess_s)
     info = {
         "neural_skipped": neural_skipped,
         "render_s": render_s,

@@ -114,6 +114,16 @@ def test_summary_matches_truth(study_dir):
     # gives no pattern and no orientation. (Measured on this map: 5 of 18 pores.)
     assert refined["non_indexable"]["pore"]["fraction_given_orientation"] > 0.2
     assert refined["non_indexable"]["electrolyte"]["fraction_given_orientation"] == 0
+    # The patterns are corrected once per forward model and every pipeline that starts
+    # from them is charged that time once (the refinement continues the dictionary's).
+    timings = summary["timings"]
+    assert timings["preprocess_s"] > 0 and timings["preprocess_matched_s"] > 0
+    for name in ("hough", "dictionary", "dictionary_kinematical", "neural_refined"):
+        assert methods[name]["seconds"] > timings["preprocess_s"], name
+    assert methods["dictionary_matched"]["seconds"] > timings["preprocess_matched_s"]
+    stages = methods["neural_refined"]["seconds_by_stage"]
+    assert set(stages) == {"neural_s", "refine_s", "preprocess_s"}
+    assert sum(stages.values()) == pytest.approx(methods["neural_refined"]["seconds"])
 
 
 def test_patterns_file_is_read_by_kikuchipy(study_dir):
@@ -191,3 +201,18 @@ def test_study_with_beam_damage_and_mixing_stores_their_truth(
         assert np.allclose(weights.sum(axis=1), 1.0, atol=1e-6)
         assert np.allclose(f["dose_e_per_nm2"][()], truth.prop["dose_e_per_nm2"])
     assert (tmp_path / "truth_dose.png").is_file()
+
+
+def test_each_pipeline_is_charged_the_preprocessing_once():
+    from synthebsd.analyze import IndexingResult
+    from synthebsd.workflows._study import charge_preprocessing
+
+    names = ("hough", "dictionary", "refined", "dictionary_kinematical", "refined_kinematical")
+    results = {n: IndexingResult(None, 1.0, 10) for n in (*names, "neural", "neural_refined")}
+    charge_preprocessing(results, 0.5)
+    charged = {n for n, r in results.items() if r.seconds == 1.5}
+    assert charged == {"hough", "dictionary", "dictionary_kinematical", "neural_refined"}
+    assert all(r.seconds == 1.0 for n, r in results.items() if n not in charged)
+    assert results["dictionary"].timings == {"preprocess_s": 0.5}
+    # dictionary + refinement holds it once: 1.5 + 1.0 against neural + refinement's 1.5
+    assert results["dictionary"].seconds + results["refined"].seconds == 2.5

@@ -2,7 +2,9 @@
 
 In memory or lazy: a lazy (dask-backed) signal stays lazy, its static background (the
 map mean) is computed in one streaming pass, and each chunk of the navigation axis is
-corrected on its own when it is computed, so a map larger than memory is never loaded.
+corrected on its own when it is computed, so a map larger than memory is never loaded
+(every consumer of the lazy result then corrects each chunk again). A lazy map whose
+result fits ``in_memory_max_bytes`` is corrected once, chunk by chunk, into memory.
 Both operations act pattern by pattern (kikuchipy's), so chunking never changes a
 pattern.
 """
@@ -47,6 +49,7 @@ def preprocess_patterns(
     signal: EBSD,
     static_background: np.ndarray | None = None,
     chunk_patterns: int = LAZY_CHUNK_PATTERNS,
+    in_memory_max_bytes: float | None = None,
 ) -> EBSD:
     """Flatten to a 1-D navigation, then remove the static and dynamic backgrounds.
 
@@ -67,12 +70,17 @@ def preprocess_patterns(
     chunk_patterns
         A lazy signal's result is chunked to at most this many patterns along the flat
         navigation axis (each chunk is corrected when it is computed).
+    in_memory_max_bytes
+        A lazy signal whose float32 result takes at most this many bytes is corrected
+        now, chunk by chunk, and returned in memory, so that several indexing methods do
+        not each correct it again. None (default): a lazy signal stays lazy.
 
     Returns
     -------
     patterns
-        float32 patterns with a 1-D navigation: ``EBSD`` for an in-memory signal,
-        ``LazyEBSD`` for a lazy one (nothing computed but the map mean).
+        float32 patterns with a 1-D navigation: ``EBSD`` for an in-memory signal or a
+        lazy one that fits ``in_memory_max_bytes``, else ``LazyEBSD`` (nothing computed
+        but the map mean).
 
     Raises
     ------
@@ -119,4 +127,6 @@ def preprocess_patterns(
         return _correct(x, bg)
 
     out = da.map_blocks(block, arr, dtype=np.float32, meta=np.empty((0, 0, 0), np.float32))
+    if in_memory_max_bytes is not None and out.nbytes <= in_memory_max_bytes:
+        return kp.signals.EBSD(out.compute())
     return kp.signals.LazyEBSD(out)

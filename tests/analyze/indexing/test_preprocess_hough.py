@@ -32,6 +32,18 @@ def test_lazy_preprocessing_equals_eager_and_leaves_the_input(detector):
         preprocess_patterns(EBSD(data), static_background=bg[:10])
 
 
+def test_a_lazy_map_that_fits_is_corrected_once_into_memory(detector):
+    rng = np.random.default_rng(1)
+    data = rng.poisson(500, (3, 4, *detector.shape)).astype(np.float32)
+    eager = preprocess_patterns(EBSD(data))
+    nbytes = data.size * 4
+    fits = preprocess_patterns(_lazy(data, 1), chunk_patterns=5, in_memory_max_bytes=nbytes)
+    assert not isinstance(fits, LazyEBSD) and fits.data.shape == (12, *detector.shape)
+    assert np.allclose(fits.data, eager.data, atol=1e-5)
+    big = preprocess_patterns(_lazy(data, 1), in_memory_max_bytes=nbytes - 1)
+    assert isinstance(big, LazyEBSD)
+
+
 def test_lazy_nan_patterns_are_named(detector):
     data = np.random.default_rng(1).poisson(500, (3, 4, *detector.shape)).astype(np.float32)
     data[2, 1, 5, 5] = np.nan  # flat index 9
