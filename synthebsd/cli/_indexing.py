@@ -84,7 +84,9 @@ def index(
 
 
 def predict(
-    checkpoint: Path = typer.Argument(..., help="orientation checkpoint (.safetensors)"),
+    checkpoint: Path = typer.Argument(
+        ..., help="orientation checkpoint (.safetensors), or 'shipped' for the default one"
+    ),
     patterns: Path = typer.Argument(..., help="pattern map any kikuchipy.load reads"),
     out: Path = typer.Option(..., "--out", help="output folder"),
     segmentation: Path | None = typer.Option(
@@ -107,12 +109,26 @@ def predict(
         help="the network reads each pattern averaged with its similar neighbours within "
         "this many map points (NLPAR, PyEBSDIndex; 2-D maps), as for low-dose maps",
     ),
+    refine: bool = typer.Option(
+        False,
+        "--refine",
+        help="also refine the network's orientations (NCC, no dictionary): neural_refined.*",
+    ),
+    energy: float = typer.Option(20.0, "--energy", help="beam energy in kV (--refine)"),
+    engine: str = typer.Option(
+        "dynamical", "--engine", help="master patterns of --refine: dynamical or kinematical"
+    ),
+    half_size: int | None = typer.Option(
+        None, "--half-size", help="master-pattern Lambert half width (default: the phase's)"
+    ),
+    cache_dir: Path | None = CACHE_DIR,
 ) -> None:
     """Predict orientations, classes and uncertainties of a map with a trained model.
 
     Writes neural.h5 (orix map), neural_ipf.png, neural_uncertainty.png,
-    neural_classes.png and summary.json to --out; warns when the map's projection centre
-    or dose is outside the range the model was trained on.
+    neural_classes.png (and neural_refined.* with --refine) and summary.json to --out;
+    warns when the map's projection centre or dose is outside the range the model was
+    trained on.
     """
     # lazy: see synthebsd.cli
     import warnings
@@ -133,6 +149,11 @@ def predict(
                 batch_size=batch_size,
                 device=device,
                 nlpar_search_radius=nlpar,
+                refine=refine,
+                energy_kv=energy,
+                engine=engine,
+                half_size_px=half_size,
+                cache_dir=cache_dir,
             )
     for message in summary["warnings"]:
         typer.echo(f"warning: {message}", err=True)
@@ -141,4 +162,10 @@ def predict(
         f"(predicted error <= {summary['max_uncertainty_deg']:g} deg), "
         f"{summary['patterns_per_second']:.0f} patterns/s"
     )
+    if summary["refined"] is not None:
+        r = summary["refined"]
+        typer.echo(
+            f"+ refinement: {100 * r['fraction_indexed']:.1f} % indexed (NCC >= "
+            f"{r['min_ncc']:g}), {r['patterns_per_second']:.0f} patterns/s in all"
+        )
     typer.echo(f"Outputs written to {out.resolve()}")

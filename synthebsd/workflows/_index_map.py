@@ -34,9 +34,10 @@ from synthebsd.viz import plot_ipf_map, plot_score_map
 
 if TYPE_CHECKING:
     from kikuchipy.detectors import EBSDDetector
-    from kikuchipy.signals import EBSD
+    from kikuchipy.signals import EBSD, EBSDMasterPattern
+    from orix.crystal_map import PhaseList
 
-__all__ = ["detector_for_signal", "index_map", "map_geometry"]
+__all__ = ["detector_for_signal", "index_map", "indexer_master_patterns", "map_geometry"]
 
 
 def map_geometry(signal: EBSD) -> CrystalMap:
@@ -176,6 +177,44 @@ def _stage_summary(xmap: CrystalMap, score: str, seconds: float, pps: float) -> 
     }
 
 
+def indexer_master_patterns(
+    phase_list: PhaseList,
+    detector: EBSDDetector,
+    energy_kv: float,
+    engine: Literal["dynamical", "kinematical"] = "dynamical",
+    half_size_px: int | None = None,
+    cache_dir: str | Path | None = None,
+    smooth: bool = True,
+) -> list[EBSDMasterPattern]:
+    """The indexer's master pattern of every phase of ``phase_list``, in its order.
+
+    Single (top) energy, as kikuchipy's dictionaries, from the cache or computed
+    (:func:`~synthebsd.simulate.get_master_pattern`) at the detector's sample tilt; with
+    ``smooth``, smoothed to the detector's resolution
+    (:func:`~synthebsd.analyze.smooth_master_pattern`). Parameters as in
+    :func:`index_map`.
+    """
+    config = MasterPatternConfig(
+        engine=engine, half_size_px=half_size_px, energy_weighting="incident"
+    )
+    tilt = float(detector.sample_tilt)
+    mps = []
+    for _, phase in phase_list:
+        mp = get_master_pattern(phase, energy_kv, config, cache_dir, tilt)
+        mps.append(smooth_master_pattern(mp, detector) if smooth else mp)
+    return mps
+
+
+def master_pattern_summary(phase_list, engine, half_size_px, smooth) -> dict:
+    """What a summary says of :func:`indexer_master_patterns` made with these settings."""
+    config = MasterPatternConfig(engine=engine, half_size_px=half_size_px)
+    return {
+        "engine": engine,
+        "half_size_px": {ph.name: lambert_half_size(ph, config) for _, ph in phase_list},
+        "smoothed": smooth,
+    }
+
+
 def index_map(
     path: str | Path,
     phase_names: list[str] | tuple[str, ...],
@@ -268,10 +307,6 @@ def index_map(
         raise ValueError(f"Need method 'dictionary' or 'hough' (got {method!r}) and a phase")
     if backend not in ("torch", "kikuchipy"):
         raise ValueError(f"backend must be 'torch' or 'kikuchipy', got {backend!r}")
-    # The indexer's master pattern: single (top) energy, as kikuchipy's dictionaries.
-    mp_config = MasterPatternConfig(
-        engine=engine, half_size_px=half_size_px, energy_weighting="incident"
-    )
     phase_list = get_phase_list(list(phase_names))
     path = Path(path)
     signal = load_patterns(path)
@@ -286,11 +321,9 @@ def index_map(
 
     mps = []
     if method == "dictionary" or refine:
-        for _, phase in phase_list:
-            mp = get_master_pattern(
-                phase, energy_kv, mp_config, cache_dir, float(detector.sample_tilt)
-            )
-            mps.append(smooth_master_pattern(mp, detector) if smooth else mp)
+        mps = indexer_master_patterns(
+            phase_list, detector, energy_kv, engine, half_size_px, cache_dir, smooth
+        )
 
     stages = {}
     if method == "hough":
@@ -343,11 +376,7 @@ def index_map(
         "static_background": static_bg,
         "nlpar": nlpar_info,
         "energy_kv": float(energy_kv),
-        "master_patterns": {
-            "engine": engine,
-            "half_size_px": {ph.name: lambert_half_size(ph, mp_config) for _, ph in phase_list},
-            "smoothed": smooth,
-        }
+        "master_patterns": master_pattern_summary(phase_list, engine, half_size_px, smooth)
         if mps
         else None,
         "dictionary_resolution_deg": dictionary_resolution_deg if method == "dictionary" else None,

@@ -5,7 +5,9 @@
 (pattern shape and tilts: errors; projection centre and dose outside the range the model
 was trained on: warnings, also written to the summary), predicts orientations, region
 classes and uncertainties (optionally the classes of a segmentation checkpoint), and
-writes an orix map, figures and ``summary.json``.
+writes an orix map, figures and ``summary.json``. With ``refine`` it also refines the
+network's orientations as ``synthebsd evaluate``'s neural + refinement does (no
+dictionary).
 """
 
 from __future__ import annotations
@@ -13,13 +15,23 @@ from __future__ import annotations
 import time
 import warnings
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 
-from synthebsd.analyze import nlpar_patterns
+from synthebsd.analyze import as_map, nlpar_patterns, refine_orientations
+from synthebsd.config import IndexingConfig
 from synthebsd.io import load_patterns, save_crystal_map, save_json
-from synthebsd.viz import plot_class_map, plot_ipf_map, plot_uncertainty_map
-from synthebsd.workflows._index_map import detector_for_signal, map_geometry
+from synthebsd.phases import get_phase_list
+from synthebsd.viz import plot_class_map, plot_ipf_map, plot_score_map, plot_uncertainty_map
+from synthebsd.workflows._index_map import (
+    _preprocess,
+    detector_for_signal,
+    indexer_master_patterns,
+    map_geometry,
+    master_pattern_summary,
+)
+from synthebsd.workflows._study_neural import _not_indexed_where
 
 __all__ = ["predict_map"]
 
@@ -35,13 +47,19 @@ def predict_map(
     batch_size: int = 512,
     device: str = "cpu",
     nlpar_search_radius: int | None = None,
+    refine: bool = False,
+    energy_kv: float = 20.0,
+    engine: Literal["dynamical", "kinematical"] = "dynamical",
+    half_size_px: int | None = None,
+    cache_dir: str | Path | None = None,
 ) -> dict:
     """Predict an orientation map with a trained checkpoint and write the results.
 
     Parameters
     ----------
     checkpoint
-        Orientation checkpoint (``.safetensors``, :func:`synthebsd.models.save_checkpoint`).
+        Orientation checkpoint (``.safetensors``, :func:`synthebsd.models.save_checkpoint`),
+        or ``"shipped"`` for the package's default one.
     path
         Any pattern file :func:`kikuchipy.load` reads, 1-D or 2-D navigation; raw counts.
     out_dir
@@ -64,6 +82,15 @@ def predict_map(
         points (:func:`~synthebsd.analyze.nlpar_patterns`, λ fitted on the map), as for
         low-dose maps; a segmentation checkpoint still reads the raw ones (its pattern
         statistics describe single patterns). None: no averaging. Needs a 2-D map.
+    refine
+        Also refine every point the network calls crystalline, whatever its predicted
+        error, from its orientation (NCC on the background-corrected patterns, torch
+        Levenberg–Marquardt with :class:`~synthebsd.config.IndexingConfig`'s settings
+        for neural + refinement, the file's mean PC); points the refinement leaves below
+        NCC ``min_dictionary_score`` (0.2) are not indexed. Writes ``neural_refined.h5``,
+        ``neural_refined_ipf.png`` and ``neural_refined_score.png``.
+    energy_kv, engine, half_size_px, cache_dir
+        The refinement's master patterns, as in :func:`index_map`.
 
     Returns
     -------
@@ -71,7 +98,9 @@ def predict_map(
         What ``summary.json`` holds: file, checkpoint (model, phases, forward-model key,
         coverage), map shape and steps, fraction indexed (overall and per phase),
         fraction per predicted class, median predicted error of indexed points, patterns
-        per second, the detector used, the estimated dose, and the warnings issued.
+        per second, the detector used, the estimated dose, and the warnings issued; with
+        ``refine``, ``refined`` (fraction indexed, median NCC, seconds by stage, patterns
+        per second of network and refinement together, master patterns).
 
     Raises
     ------
@@ -84,6 +113,9 @@ def predict_map(
     """
     from synthebsd import models  # lazy: synthebsd.models imports torch
 
+    if refine and engine not in ("dynamical", "kinematical"):
+        raise ValueError(f"engine must be 'dynamical' or 'kinematical', got {engine!r}")
+    checkpoint = models.resolve_checkpoint(checkpoint)
     ck = models.load_checkpoint(checkpoint, device=device)
     if ck.task != "orientation":
         raise ValueError(
@@ -94,6 +126,7 @@ def predict_map(
     signal = load_patterns(path, lazy=True)
     like = map_geometry(signal)
     detector, det_info = detector_for_signal(signal, pc_bruker, sample_tilt_deg)
+    one_pc = detector.deepcopy()  # the refinement's, as index's: the map's mean PC
     if pc_bruker is None:  # the file's own (possibly per-pattern) PCs decide the range
         detector.pc = np.asarray(signal.detector.pc, dtype=float).reshape(-1, 3)
     with warnings.catch_warnings(record=True) as caught:
@@ -120,14 +153,25 @@ def predict_map(
         if like.ndim != 2:
             raise ValueError("A segmentation checkpoint needs a 2-D map")
         regions = models.predict_regions(seg, signal, batch_size=batch_size, device=device)
-    xmap = models.predict_orientations(
+    # every point the network calls crystalline (the refinement's starts), then the cut
+    start = models.predict_orientations(
         ck, averaged, like=like, batch_size=batch_size, device=device,
-        max_uncertainty_deg=max_uncertainty_deg, regions=regions, pc_bruker=detector.pc,
+        max_uncertainty_deg=np.inf, regions=regions, pc_bruker=detector.pc,
     )  # fmt: skip
-    seconds = time.perf_counter() - t0
     threshold = float(
         ck.max_uncertainty_deg if max_uncertainty_deg is None else max_uncertainty_deg
     )
+    xmap = _not_indexed_where(start, np.asarray(start.prop["uncertainty_deg"]) > threshold)
+    seconds = time.perf_counter() - t0
+    refined = None
+    if refine:
+        refined = _refine(
+            start, signal, one_pc, energy_kv, engine, half_size_px, cache_dir, device
+        )
+        refined["summary"]["seconds_by_stage"]["network_s"] = seconds
+        refined["summary"]["patterns_per_second"] = xmap.size / (
+            seconds + sum(refined["seconds"].values())
+        )
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -138,6 +182,13 @@ def predict_map(
         xmap, out / "neural_uncertainty.png", f"{label}: predicted error", threshold
     )
     plot_class_map(xmap, out / "neural_classes.png", f"{label}: predicted classes")
+    if refined is not None:
+        save_crystal_map(refined["xmap"], out / "neural_refined.h5")
+        title = f"{label} + refinement"
+        plot_ipf_map(refined["xmap"], out / "neural_refined_ipf.png", f"{title} (IPF-Z)")
+        plot_score_map(
+            refined["xmap"], "scores", out / "neural_refined_score.png", f"{title}: NCC"
+        )
 
     indexed = xmap.phase_id >= 0
     unc = np.asarray(xmap.prop["uncertainty_deg"], dtype=float)
@@ -178,6 +229,56 @@ def predict_map(
         "nlpar": nlpar_info,
         "warnings": messages,
         "device": str(device),
+        "refined": None if refined is None else refined["summary"],
     }
     save_json(summary, out / "summary.json")
     return summary
+
+
+def _refine(start, signal, detector, energy_kv, engine, half_size_px, cache_dir, device):
+    """Neural + refinement: the study's settings, from every crystalline start."""
+    cfg = IndexingConfig(device=device)
+    present = np.unique(start.phase_id[start.phase_id >= 0])
+    by_id = {pid: phase.name for pid, phase in start.phases}
+    names = [by_id[int(pid)] for pid in present]
+    if not names:
+        raise ValueError("refine: the network calls no point of the map crystalline")
+    phase_list = get_phase_list(names)
+    phase_id = np.full(start.size, -1)
+    for new_id, pid in enumerate(present):
+        phase_id[start.phase_id == pid] = new_id
+    props = {k: np.asarray(v) for k, v in start.prop.items()}
+    begin = as_map(start.rotations.data, phase_id, phase_list, props, start)
+    t0 = time.perf_counter()
+    patterns, static_bg = _preprocess(signal)
+    preprocess_s = time.perf_counter() - t0
+    mps = indexer_master_patterns(
+        phase_list, detector, energy_kv, engine, half_size_px, cache_dir, smooth=True
+    )
+    res = refine_orientations(
+        patterns,
+        begin,
+        mps,
+        detector,
+        energy_kv,
+        cfg.refine_trust_region_deg,
+        cfg.refine_initial_step_deg,
+        cfg.neural_refine_pseudo_symmetry,
+        **cfg.refine_kwargs() | {"coarse_steps": cfg.neural_refine_coarse_steps},
+    )
+    scores = np.asarray(res.xmap.prop["scores"], dtype=float)
+    xmap = _not_indexed_where(res.xmap, ~(scores >= cfg.min_dictionary_score))
+    indexed = xmap.phase_id >= 0
+    seconds = {"preprocess_s": preprocess_s, "refine_s": res.seconds}
+    summary = {
+        "fraction_indexed": float(indexed.mean()),
+        "median_ncc_indexed": float(np.median(scores[indexed])) if indexed.any() else None,
+        "min_ncc": cfg.min_dictionary_score,
+        "seconds_by_stage": dict(seconds),
+        "static_background": static_bg,
+        "energy_kv": float(energy_kv),
+        "master_patterns": master_pattern_summary(phase_list, engine, half_size_px, True),
+        "coarse_steps": cfg.neural_refine_coarse_steps,
+        "pseudo_symmetry": cfg.neural_refine_pseudo_symmetry,
+    }
+    return {"xmap": xmap, "seconds": seconds, "summary": summary}

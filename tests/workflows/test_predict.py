@@ -53,7 +53,8 @@ def files(make_cell, master_patterns, detector, tmp_path_factory):
     threads = torch.get_num_threads()
     result = train(config, _Items(xmap, patterns, detector), root / "run", progress=False)
     torch.set_num_threads(threads)
-    return {"map": root / "map.h5", "checkpoint": result["checkpoint"], "root": root}
+    return {"map": root / "map.h5", "checkpoint": result["checkpoint"], "root": root,
+            "truth": xmap}  # fmt: skip
 
 
 def _invoke(*args):
@@ -114,3 +115,66 @@ def test_predict_refuses_bad_checkpoints_and_detectors(files, tmp_path):
     assert result.exit_code == 2 and "error:" in result.output and "truncated" in result.output
     result = _invoke(files["checkpoint"], tmp_path / "missing.h5", "--out", tmp_path)
     assert result.exit_code == 2 and "No pattern file" in result.output
+
+
+def test_refine_takes_network_starts_to_the_truth(files, tmp_path, monkeypatch, cache_dir):
+    """--refine from starts 2° off the truth, the shipped network's typical error (a
+    30-step test network's own orientations are tens of degrees off, so they are
+    replaced; its classes and predicted errors are kept). The patterns were made from the
+    same kinematical master patterns, so this checks the plumbing (phases, detector,
+    background correction, NCC cut), not the accuracy on realistic patterns, which
+    ``synthebsd evaluate`` measures."""
+    from orix.quaternion import Rotation
+
+    from synthebsd import models
+    from synthebsd.analyze import as_map, crystalline_phases, orientation_error_map
+
+    truth = files["truth"]
+    real = models.predict_orientations
+    rng = np.random.default_rng(8)
+
+    def two_degrees_off(*args, **kwargs):
+        net = real(*args, **kwargs)
+        axes = rng.normal(size=(truth.size, 3))
+        off = Rotation.from_axes_angles(axes, np.full(truth.size, np.radians(2.0)))
+        rotations = (off * truth.rotations).data
+        props = {k: np.asarray(v) for k, v in net.prop.items()}
+        phases = crystalline_phases(truth.phases)  # the checkpoint's ids: 0 Li, 1 Cu
+        return as_map(rotations, truth.phase_id.copy(), phases, props, net)
+
+    monkeypatch.setattr(models, "predict_orientations", two_degrees_off)
+    result = _invoke(
+        files["checkpoint"], files["map"], "--out", tmp_path, "--refine",
+        "--engine", "kinematical", "--cache-dir", cache_dir, "--max-uncertainty", 90,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "+ refinement:" in result.output
+    for name in ("neural_refined.h5", "neural_refined_ipf.png", "neural_refined_score.png"):
+        assert (tmp_path / name).is_file(), name
+    s = json.loads((tmp_path / "summary.json").read_text())["refined"]
+    assert set(s["seconds_by_stage"]) == {"network_s", "preprocess_s", "refine_s"}
+    assert s["patterns_per_second"] > 0 and s["master_patterns"]["engine"] == "kinematical"
+    refined = load_crystal_map(tmp_path / "neural_refined.h5")
+    assert s["fraction_indexed"] == pytest.approx(float((refined.phase_id >= 0).mean()))
+    solid = (truth.phase_id >= 0) & ~np.asarray(truth.prop["pore"], dtype=bool)
+    err = orientation_error_map(truth, refined)[solid]
+    assert np.mean(err < 0.5) > 0.9, np.nanpercentile(err, [50, 90])
+    # the neural map is the network's (here 2° off), not the refinement's
+    neural = load_crystal_map(tmp_path / "neural.h5")
+    assert np.nanmedian(orientation_error_map(truth, neural)[solid]) == pytest.approx(2, abs=0.01)
+
+
+def test_refine_needs_a_known_engine(files, tmp_path):
+    result = _invoke(files["checkpoint"], files["map"], "--out", tmp_path, "--refine",
+                     "--engine", "bloch")  # fmt: skip
+    assert result.exit_code == 2 and "engine must be" in result.output
+
+
+def test_shipped_names_the_default_checkpoint(files, tmp_path):
+    from synthebsd.models import shipped_checkpoint
+
+    result = _invoke("shipped", files["map"], "--out", tmp_path)
+    assert result.exit_code == 0, result.output
+    s = json.loads((tmp_path / "summary.json").read_text())
+    assert s["checkpoint"]["path"] == str(shipped_checkpoint().resolve())
+    assert s["checkpoint"]["model"] == "orientation_cnn_small"
