@@ -255,6 +255,7 @@ def _refine(start, signal, detector, energy_kv, engine, half_size_px, cache_dir,
     mps = indexer_master_patterns(
         phase_list, detector, energy_kv, engine, half_size_px, cache_dir, smooth=True
     )
+    kwargs = cfg.neural_refine_kwargs(detector.shape)
     res = refine_orientations(
         patterns,
         begin,
@@ -264,7 +265,7 @@ def _refine(start, signal, detector, energy_kv, engine, half_size_px, cache_dir,
         cfg.refine_trust_region_deg,
         cfg.refine_initial_step_deg,
         cfg.neural_refine_pseudo_symmetry,
-        **cfg.refine_kwargs() | {"coarse_steps": cfg.neural_refine_coarse_steps},
+        **kwargs,
     )
     scores = np.asarray(res.xmap.prop["scores"], dtype=float)
     xmap = _not_indexed_where(res.xmap, ~(scores >= cfg.min_dictionary_score))
@@ -279,6 +280,7 @@ def _refine(start, signal, detector, energy_kv, engine, half_size_px, cache_dir,
         "energy_kv": float(energy_kv),
         "master_patterns": master_pattern_summary(phase_list, engine, half_size_px, True),
         "coarse_steps": cfg.neural_refine_coarse_steps,
+        "coarse_binning": kwargs["coarse_binning"],
         "pseudo_symmetry": cfg.neural_refine_pseudo_symmetry,
     }
     return {"xmap": xmap, "seconds": seconds, "summary": summary}

@@ -170,7 +170,7 @@ def neural_rows(
             cfg.refine_trust_region_deg,
             cfg.refine_initial_step_deg,
             cfg.neural_refine_pseudo_symmetry,
-            **cfg.refine_kwargs() | {"coarse_steps": cfg.neural_refine_coarse_steps},
+            **cfg.neural_refine_kwargs(im.detector.shape),
         )
         # as the dictionary calls a point not indexed below this NCC, so does the
         # refinement: a start outside its basin ends at a low NCC (measured on the

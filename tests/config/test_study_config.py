@@ -5,6 +5,7 @@ from synthebsd.cli import app
 from synthebsd.config import (
     ConfigError,
     DetectorConfig,
+    IndexingConfig,
     StudyConfig,
     load_config,
     load_microstructure_config,
@@ -90,3 +91,18 @@ def test_demo_config_file_keeps_its_seed_unless_one_is_given(tmp_path, monkeypat
     assert CliRunner().invoke(app, args).exit_code == 0
     assert CliRunner().invoke(app, ["demo", "--out", str(tmp_path)]).exit_code == 0
     assert seen == [7, 2, 0]
+
+
+@pytest.mark.parametrize(
+    ("shape", "binning"), [((60, 60), 3), ((80, 80), 2), ((32, 32), 2), ((45, 45), 3), ((7, 7), 1)]
+)
+def test_neural_refinement_bins_as_coarsely_as_the_detector_allows(shape, binning):
+    kwargs = IndexingConfig().neural_refine_kwargs(shape)
+    assert kwargs["coarse_binning"] == binning
+    assert kwargs["coarse_steps"] == IndexingConfig().neural_refine_coarse_steps
+    assert (
+        IndexingConfig(neural_refine_coarse_binning=1).neural_refine_kwargs(shape)[
+            "coarse_binning"
+        ]
+        == 1
+    )

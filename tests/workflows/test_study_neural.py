@@ -87,23 +87,26 @@ def test_neural_rows_beside_the_classical_ones(
     from synthebsd.workflows import _study_neural as neural_module
 
     first, checkpoint = overfitted
-    coarse_steps = {}  # each refinement's coarse steps, by the module that called it
+    coarse_steps = {}  # each refinement's coarse steps and binning, by the calling module
     variants = {}  # and whether it starts from the 60° <111> variants too
     for module in (study_module, neural_module):
 
         def recording(*args, _module=module, _refine=module.refine_orientations, **kwargs):
-            coarse_steps[_module.__name__] = kwargs["coarse_steps"]
+            coarse_steps[_module.__name__] = (kwargs["coarse_steps"], kwargs["coarse_binning"])
             variants[_module.__name__] = args[7]  # pseudo_symmetry
             return _refine(*args, **kwargs)
 
         monkeypatch.setattr(module, "refine_orientations", recording)
-    summary = run_study(
-        _study(make_cell_config, str(checkpoint), dictionary=True), tmp_path, cache_dir
-    )
-    # the network's starts get more coarse steps than the dictionary's
+    config = _study(make_cell_config, str(checkpoint), dictionary=True)
+    summary = run_study(config, tmp_path, cache_dir)
+    # the network's starts get more coarse steps than the dictionary's, binned as coarsely
+    # as the detector allows up to neural_refine_coarse_binning
     indexing = IndexingConfig()
-    assert coarse_steps == {study_module.__name__: indexing.refine_coarse_steps,
-                            neural_module.__name__: indexing.neural_refine_coarse_steps}  # fmt: skip
+    assert coarse_steps == {
+        study_module.__name__: (indexing.refine_coarse_steps, indexing.refine_coarse_binning),
+        neural_module.__name__: (indexing.neural_refine_coarse_steps, 2),  # 3 does not
+    }  # divide this test's 32 × 32 detector: the largest binning up to 3 that does
+    assert tuple(config.detector.shape_px) == (32, 32)
     assert indexing.neural_refine_coarse_steps > indexing.refine_coarse_steps
     # and the dictionary's starts get the pseudo-symmetric variants, the network's not
     assert variants == {study_module.__name__: True, neural_module.__name__: False}
