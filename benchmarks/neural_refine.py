@@ -1,7 +1,8 @@
 """Neural + refinement against dictionary + refinement, patterns/s on one large map.
 
     .venv/bin/python benchmarks/neural_refine.py [--width 200] [--repeats 3]
-        [--threads 2] [--checkpoint shipped] [--out benchmark-neural-refine]
+        [--threads 2] [--checkpoint shipped] [--refine-pc map [--pc-subset 200]]
+        [--out benchmark-neural-refine]
 
 The issue's goal: neural + refinement reaches a median ≤ 0.2° at ≥ 5× the patterns/s of
 dictionary + refinement. ``synthebsd evaluate`` and ``make demo`` measure it on maps of
@@ -13,7 +14,9 @@ projection centre that moves with the beam, the indexer given a calibrated one 0
 and indexed ``--repeats`` times by the study's own code
 (:func:`synthebsd.workflows.index_run`): the backgrounds corrected once and charged to
 each pipeline, then dictionary indexing (3°) + refinement from it and its Σ3 variants,
-and the network + refinement from its orientations.
+and the network + refinement from its orientations. With ``--refine-pc map`` each
+refinement first fits one projection centre for the map from ``--pc-subset`` of its
+starts (``indexing.refine_pc``), the way to a median below the indexer's PC error.
 
 Prints, per pipeline, the median patterns/s over the repeats, the milliseconds per map
 point of each stage, the accuracy against the truth (identical in every repeat: the
@@ -99,6 +102,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2, help="torch threads")
     parser.add_argument("--checkpoint", default="shipped")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--refine-pc", choices=("none", "map"), default="none")
+    parser.add_argument("--pc-subset", type=int, default=200, help="points of the PC fit")
     parser.add_argument("--out", type=Path, default=Path("benchmark-neural-refine"))
     args = parser.parse_args()
     if args.width < 1 or args.repeats < 1:
@@ -121,7 +126,13 @@ def main() -> None:
         update={
             "seed": args.seed,
             "scene": base.scene.model_copy(update={"shape_px": (45, args.width)}),
-            "indexing": base.indexing.model_copy(update={"hough": False}),
+            "indexing": base.indexing.model_copy(
+                update={
+                    "hough": False,
+                    "refine_pc": args.refine_pc,
+                    "refine_pc_subset": args.pc_subset,
+                }
+            ),
         }
     )
     config = StudyConfig.model_validate(config.model_dump())  # validated as a whole
@@ -170,6 +181,8 @@ def main() -> None:
         "indexable_points": int(accuracy["refined"]["n_points"]),
         "repeats": repeats,
         "threads": args.threads,
+        "refine_pc": args.refine_pc,
+        "pc_subset": args.pc_subset if args.refine_pc == "map" else None,
         "checkpoint": str(checkpoint),
         "patterns_per_second_median": {
             p: statistics.median(rep["rates"][p] for rep in repeats) for p in PIPELINES
