@@ -21,6 +21,9 @@ def index(
     out: Path = typer.Option(..., "--out", help="output folder"),
     method: str = typer.Option("dictionary", "--method", help="dictionary or hough"),
     refine: bool = typer.Option(False, "--refine", help="refine orientations (NCC)"),
+    refine_pc: str = typer.Option(
+        "none", "--refine-pc", help="with --refine also fit the PC: none, map or pattern"
+    ),
     backend: str = typer.Option(
         "torch", "--backend", help="dictionary and refinement: torch (default) or kikuchipy"
     ),
@@ -74,6 +77,7 @@ def index(
             smooth=smooth,
             backend=backend,
             nlpar_search_radius=nlpar,
+            refine_pc=refine_pc,
         )
     typer.echo(
         f"{summary['n_patterns']} patterns, {summary['final']}: "
@@ -121,6 +125,9 @@ def predict(
     half_size: int | None = typer.Option(
         None, "--half-size", help="master-pattern Lambert half width (default: the phase's)"
     ),
+    refine_pc: str = typer.Option(
+        "none", "--refine-pc", help="with --refine also fit the PC: none, map or pattern"
+    ),
     cache_dir: Path | None = CACHE_DIR,
 ) -> None:
     """Predict orientations, classes and uncertainties of a map with a trained model.
@@ -154,6 +161,7 @@ def predict(
                 engine=engine,
                 half_size_px=half_size,
                 cache_dir=cache_dir,
+                refine_pc=refine_pc,
             )
     for message in summary["warnings"]:
         typer.echo(f"warning: {message}", err=True)

@@ -205,6 +205,18 @@ def indexer_master_patterns(
     return mps
 
 
+def fitted_pc_summary(detector: EBSDDetector | None, mode: str) -> dict | None:
+    """What a summary says of a refinement's fitted projection centre(s), Bruker: the PC
+    (``mode="map"``) or the mean and s.d. over the points (``"pattern"``)."""
+    if detector is None or mode == "none":
+        return None
+    pcs = np.asarray(detector.pc, dtype=float).reshape(-1, 3)
+    out = {"mode": mode, "pc_convention": "bruker", "pc": pcs.mean(axis=0).tolist()}
+    if mode == "pattern":
+        out["pc_std"] = pcs.std(axis=0).tolist()
+    return out
+
+
 def master_pattern_summary(phase_list, engine, half_size_px, smooth) -> dict:
     """What a summary says of :func:`indexer_master_patterns` made with these settings."""
     config = MasterPatternConfig(engine=engine, half_size_px=half_size_px)
@@ -233,6 +245,7 @@ def index_map(
     smooth: bool = True,
     backend: Literal["torch", "kikuchipy"] = "torch",
     nlpar_search_radius: int | None = None,
+    refine_pc: Literal["none", "map", "pattern"] = "none",
 ) -> dict:
     """Index a pattern map with the validated pipeline and write the results.
 
@@ -249,6 +262,11 @@ def index_map(
     refine
         Refine the indexed points' orientations (NCC; Σ3 variants tried for cubic
         phases).
+    refine_pc
+        With ``refine``, also fit the projection centre: ``"map"`` one for the whole map
+        (from up to 1,000 indexed points, then every point refined at it; torch backend),
+        ``"pattern"`` one per pattern; ``"none"`` keeps the detector's. The fitted PC
+        (Bruker) is in the summary's ``refined_pc`` and, per point, in ``refined.h5``.
     backend
         Dictionary indexing and refinement: ``"torch"`` (synthebsd's matrix-product
         matching and Levenberg-Marquardt) or ``"kikuchipy"`` (its dictionary indexing and
@@ -307,6 +325,8 @@ def index_map(
         raise ValueError(f"Need method 'dictionary' or 'hough' (got {method!r}) and a phase")
     if backend not in ("torch", "kikuchipy"):
         raise ValueError(f"backend must be 'torch' or 'kikuchipy', got {backend!r}")
+    if refine_pc not in ("none", "map", "pattern"):
+        raise ValueError(f"refine_pc must be 'none', 'map' or 'pattern', got {refine_pc!r}")
     phase_list = get_phase_list(list(phase_names))
     path = Path(path)
     signal = load_patterns(path)
@@ -326,6 +346,7 @@ def index_map(
         )
 
     stages = {}
+    refined_pc = None
     if method == "hough":
         res = hough_index(patterns, phase_list, detector, min_confidence, like)
     else:
@@ -343,8 +364,11 @@ def index_map(
     score = "cm" if method == "hough" else "scores"
     stages[method] = (xmap, score, res.seconds, res.patterns_per_second)
     if refine and (xmap.phase_id >= 0).any():
-        ref = refine_orientations(patterns, xmap, mps, detector, energy_kv, backend=backend)
+        ref = refine_orientations(
+            patterns, xmap, mps, detector, energy_kv, backend=backend, pc=refine_pc
+        )
         stages["refined"] = (ref.xmap, "scores", ref.seconds, ref.patterns_per_second)
+        refined_pc = fitted_pc_summary(ref.detector, refine_pc)
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -360,6 +384,8 @@ def index_map(
         "file": str(path.resolve()),
         "method": method,
         "refine": bool(refine),
+        "refine_pc": refine_pc if refine else None,
+        "refined_pc": refined_pc,
         "backend": backend if (method == "dictionary" or refine) else None,
         "final": final,
         "phases": [ph.name for _, ph in phase_list],

@@ -27,6 +27,7 @@ from synthebsd.viz import plot_class_map, plot_ipf_map, plot_score_map, plot_unc
 from synthebsd.workflows._index_map import (
     _preprocess,
     detector_for_signal,
+    fitted_pc_summary,
     indexer_master_patterns,
     map_geometry,
     master_pattern_summary,
@@ -52,6 +53,7 @@ def predict_map(
     engine: Literal["dynamical", "kinematical"] = "dynamical",
     half_size_px: int | None = None,
     cache_dir: str | Path | None = None,
+    refine_pc: Literal["none", "map", "pattern"] = "none",
 ) -> dict:
     """Predict an orientation map with a trained checkpoint and write the results.
 
@@ -91,6 +93,8 @@ def predict_map(
         ``neural_refined_ipf.png`` and ``neural_refined_score.png``.
     energy_kv, engine, half_size_px, cache_dir
         The refinement's master patterns, as in :func:`index_map`.
+    refine_pc
+        With ``refine``, also fit the projection centre, as in :func:`index_map`.
 
     Returns
     -------
@@ -115,6 +119,8 @@ def predict_map(
 
     if refine and engine not in ("dynamical", "kinematical"):
         raise ValueError(f"engine must be 'dynamical' or 'kinematical', got {engine!r}")
+    if refine_pc not in ("none", "map", "pattern"):
+        raise ValueError(f"refine_pc must be 'none', 'map' or 'pattern', got {refine_pc!r}")
     checkpoint = models.resolve_checkpoint(checkpoint)
     ck = models.load_checkpoint(checkpoint, device=device)
     if ck.task != "orientation":
@@ -166,7 +172,7 @@ def predict_map(
     refined = None
     if refine:
         refined = _refine(
-            start, signal, one_pc, energy_kv, engine, half_size_px, cache_dir, device
+            start, signal, one_pc, energy_kv, engine, half_size_px, cache_dir, device, refine_pc
         )
         refined["summary"]["seconds_by_stage"]["network_s"] = seconds
         refined["summary"]["patterns_per_second"] = xmap.size / (
@@ -235,9 +241,11 @@ def predict_map(
     return summary
 
 
-def _refine(start, signal, detector, energy_kv, engine, half_size_px, cache_dir, device):
+def _refine(
+    start, signal, detector, energy_kv, engine, half_size_px, cache_dir, device, refine_pc
+):
     """Neural + refinement: the study's settings, from every crystalline start."""
-    cfg = IndexingConfig(device=device)
+    cfg = IndexingConfig(device=device, refine_pc=refine_pc)
     present = np.unique(start.phase_id[start.phase_id >= 0])
     by_id = {pid: phase.name for pid, phase in start.phases}
     names = [by_id[int(pid)] for pid in present]
@@ -279,6 +287,7 @@ def _refine(start, signal, detector, energy_kv, engine, half_size_px, cache_dir,
         "static_background": static_bg,
         "energy_kv": float(energy_kv),
         "master_patterns": master_pattern_summary(phase_list, engine, half_size_px, True),
+        "refined_pc": fitted_pc_summary(res.detector, refine_pc),
         "coarse_steps": cfg.neural_refine_coarse_steps,
         "coarse_binning": kwargs["coarse_binning"],
         "pseudo_symmetry": cfg.neural_refine_pseudo_symmetry,

@@ -117,7 +117,10 @@ def test_predict_refuses_bad_checkpoints_and_detectors(files, tmp_path):
     assert result.exit_code == 2 and "No pattern file" in result.output
 
 
-def test_refine_takes_network_starts_to_the_truth(files, tmp_path, monkeypatch, cache_dir):
+@pytest.mark.parametrize("refine_pc", ["none", "map"])
+def test_refine_takes_network_starts_to_the_truth(
+    refine_pc, files, tmp_path, monkeypatch, cache_dir
+):
     """--refine from starts 2° off the truth, the shipped network's typical error (a
     30-step test network's own orientations are tens of degrees off, so they are
     replaced; its classes and predicted errors are kept). The patterns were made from the
@@ -146,6 +149,7 @@ def test_refine_takes_network_starts_to_the_truth(files, tmp_path, monkeypatch, 
     result = _invoke(
         files["checkpoint"], files["map"], "--out", tmp_path, "--refine",
         "--engine", "kinematical", "--cache-dir", cache_dir, "--max-uncertainty", 90,
+        "--refine-pc", refine_pc,
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     assert "+ refinement:" in result.output
@@ -154,6 +158,10 @@ def test_refine_takes_network_starts_to_the_truth(files, tmp_path, monkeypatch, 
     s = json.loads((tmp_path / "summary.json").read_text())["refined"]
     assert set(s["seconds_by_stage"]) == {"network_s", "preprocess_s", "refine_s"}
     assert s["patterns_per_second"] > 0 and s["master_patterns"]["engine"] == "kinematical"
+    if refine_pc == "map":  # the file's PC, fitted back from the map (test detector's)
+        assert np.abs(np.subtract(s["refined_pc"]["pc"], (0.5, 0.25, 0.55))).max() < 0.002
+    else:
+        assert s["refined_pc"] is None
     refined = load_crystal_map(tmp_path / "neural_refined.h5")
     assert s["fraction_indexed"] == pytest.approx(float((refined.phase_id >= 0).mean()))
     solid = (truth.phase_id >= 0) & ~np.asarray(truth.prop["pore"], dtype=bool)
@@ -164,10 +172,13 @@ def test_refine_takes_network_starts_to_the_truth(files, tmp_path, monkeypatch, 
     assert np.nanmedian(orientation_error_map(truth, neural)[solid]) == pytest.approx(2, abs=0.01)
 
 
-def test_refine_needs_a_known_engine(files, tmp_path):
+def test_refine_needs_a_known_engine_and_pc_mode(files, tmp_path):
     result = _invoke(files["checkpoint"], files["map"], "--out", tmp_path, "--refine",
                      "--engine", "bloch")  # fmt: skip
     assert result.exit_code == 2 and "engine must be" in result.output
+    result = _invoke(files["checkpoint"], files["map"], "--out", tmp_path, "--refine",
+                     "--refine-pc", "all")  # fmt: skip
+    assert result.exit_code == 2 and "refine_pc must be" in result.output
 
 
 def test_shipped_names_the_default_checkpoint(files, tmp_path):
