@@ -145,7 +145,7 @@ def detector_for_signal(
     return det, info
 
 
-def _preprocess(signal: EBSD) -> tuple[EBSD, str]:
+def preprocess_file_map(signal: EBSD) -> tuple[EBSD, str]:
     """Background-corrected patterns, 1-D navigation, and the static background's source.
 
     :func:`preprocess_patterns` with the background recorded in the file if there is one,
@@ -337,7 +337,7 @@ def index_map(
         averaged, nlpar_info = nlpar_patterns(signal, nlpar_search_radius)
         averaged.static_background = signal.static_background
         signal = averaged
-    patterns, static_bg = _preprocess(signal)
+    patterns, static_bg = preprocess_file_map(signal)
 
     mps = []
     if method == "dictionary" or refine:

@@ -25,14 +25,14 @@ from synthebsd.io import load_patterns, save_crystal_map, save_json
 from synthebsd.phases import get_phase_list
 from synthebsd.viz import plot_class_map, plot_ipf_map, plot_score_map, plot_uncertainty_map
 from synthebsd.workflows._index_map import (
-    _preprocess,
     detector_for_signal,
     fitted_pc_summary,
     indexer_master_patterns,
     map_geometry,
     master_pattern_summary,
+    preprocess_file_map,
 )
-from synthebsd.workflows._study_neural import _not_indexed_where
+from synthebsd.workflows._study_neural import not_indexed_where
 
 __all__ = ["predict_map"]
 
@@ -167,7 +167,7 @@ def predict_map(
     threshold = float(
         ck.max_uncertainty_deg if max_uncertainty_deg is None else max_uncertainty_deg
     )
-    xmap = _not_indexed_where(start, np.asarray(start.prop["uncertainty_deg"]) > threshold)
+    xmap = not_indexed_where(start, np.asarray(start.prop["uncertainty_deg"]) > threshold)
     seconds = time.perf_counter() - t0
     refined = None
     if refine:
@@ -258,7 +258,7 @@ def _refine(
     props = {k: np.asarray(v) for k, v in start.prop.items()}
     begin = as_map(start.rotations.data, phase_id, phase_list, props, start)
     t0 = time.perf_counter()
-    patterns, static_bg = _preprocess(signal)
+    patterns, static_bg = preprocess_file_map(signal)
     preprocess_s = time.perf_counter() - t0
     mps = indexer_master_patterns(
         phase_list, detector, energy_kv, engine, half_size_px, cache_dir, smooth=True
@@ -276,7 +276,7 @@ def _refine(
         **kwargs,
     )
     scores = np.asarray(res.xmap.prop["scores"], dtype=float)
-    xmap = _not_indexed_where(res.xmap, ~(scores >= cfg.min_dictionary_score))
+    xmap = not_indexed_where(res.xmap, ~(scores >= cfg.min_dictionary_score))
     indexed = xmap.phase_id >= 0
     seconds = {"preprocess_s": preprocess_s, "refine_s": res.seconds}
     summary = {

@@ -91,7 +91,7 @@ def _in_indexer_phases(xmap: CrystalMap, im: IndexerModel, like: CrystalMap) -> 
     return as_map(xmap.rotations.data, phase_id, im.phase_list, _props(xmap), like)
 
 
-def _not_indexed_where(xmap: CrystalMap, mask: np.ndarray) -> CrystalMap:
+def not_indexed_where(xmap: CrystalMap, mask: np.ndarray) -> CrystalMap:
     """``xmap`` with the points of ``mask`` not indexed (phase id −1)."""
     phase_id = xmap.phase_id.copy()
     phase_id[mask] = -1
@@ -157,7 +157,7 @@ def neural_rows(
     seconds = time.perf_counter() - t0
     start = _in_indexer_phases(xmap, im, truth)
     unsure = np.asarray(start.prop["uncertainty_deg"]) > ck.max_uncertainty_deg
-    neural = IndexingResult(_not_indexed_where(start, unsure), seconds, xmap.size)
+    neural = IndexingResult(not_indexed_where(start, unsure), seconds, xmap.size)
     out = {"neural": neural}
     if cfg.neural_refine:
         print(f"[synthebsd] refinement from the network ({cfg.backend}) ...", flush=True)
@@ -176,7 +176,7 @@ def neural_rows(
         # refinement: a start outside its basin ends at a low NCC (measured on the
         # demo: >= 0.5 where it converged, <= 0.31 for 99 % of those left > 5° off)
         low = np.asarray(refined.xmap.prop["scores"]) < cfg.min_dictionary_score
-        refined.xmap = _not_indexed_where(refined.xmap, low)
+        refined.xmap = not_indexed_where(refined.xmap, low)
         refined.timings = {"neural_s": seconds, "refine_s": refined.seconds}
         refined.seconds += seconds  # the pipeline's time: network, then refinement
         refined.n_patterns = neural.n_patterns  # its rate: every pattern went through it
