@@ -19,7 +19,7 @@ from typing import Literal
 
 import numpy as np
 
-from synthebsd.analyze import as_map, nlpar_patterns, refine_orientations
+from synthebsd.analyze import nlpar_patterns, refine_orientations
 from synthebsd.config import IndexingConfig
 from synthebsd.io import load_patterns, save_crystal_map, save_json
 from synthebsd.phases import get_phase_list
@@ -32,7 +32,7 @@ from synthebsd.workflows._index_map import (
     master_pattern_summary,
     preprocess_file_map,
 )
-from synthebsd.workflows._study_neural import not_indexed_where
+from synthebsd.workflows._study_neural import in_phase_list, not_indexed_where
 
 __all__ = ["predict_map"]
 
@@ -251,12 +251,8 @@ def _refine(
     names = [by_id[int(pid)] for pid in present]
     if not names:
         raise ValueError("refine: the network calls no point of the map crystalline")
-    phase_list = get_phase_list(names)
-    phase_id = np.full(start.size, -1)
-    for new_id, pid in enumerate(present):
-        phase_id[start.phase_id == pid] = new_id
-    props = {k: np.asarray(v) for k, v in start.prop.items()}
-    begin = as_map(start.rotations.data, phase_id, phase_list, props, start)
+    phase_list = get_phase_list(names)  # the predicted phases only: master patterns
+    begin = in_phase_list(start, phase_list, start)
     t0 = time.perf_counter()
     patterns, static_bg = preprocess_file_map(signal)
     preprocess_s = time.perf_counter() - t0

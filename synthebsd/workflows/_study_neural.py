@@ -22,7 +22,7 @@ import warnings
 from typing import TYPE_CHECKING
 
 import numpy as np
-from orix.crystal_map import CrystalMap
+from orix.crystal_map import CrystalMap, PhaseList
 
 from synthebsd.analyze import IndexingResult, as_map, crystalline_phases, refine_orientations
 
@@ -79,16 +79,16 @@ def _props(xmap: CrystalMap) -> dict[str, np.ndarray]:
     return {k: np.asarray(v) for k, v in xmap.prop.items()}
 
 
-def _in_indexer_phases(xmap: CrystalMap, im: IndexerModel, like: CrystalMap) -> CrystalMap:
-    """The network's map with phase ids of the indexer's phase list (by name); points of
-    a phase the indexer does not have (e.g. the electrolyte) become not indexed."""
-    ids = {ph.name: pid for pid, ph in im.phase_list if pid >= 0}
+def in_phase_list(xmap: CrystalMap, phase_list: PhaseList, like: CrystalMap) -> CrystalMap:
+    """The network's map with phase ids of ``phase_list`` (e.g. the indexer's; by name);
+    points of a phase the list does not have (e.g. the electrolyte) become not indexed."""
+    ids = {ph.name: pid for pid, ph in phase_list if pid >= 0}
     names = {pid: ph.name for pid, ph in xmap.phases if pid >= 0}
     phase_id = np.full(xmap.size, -1)
     for pid, name in names.items():
         if name in ids:
             phase_id[xmap.phase_id == pid] = ids[name]
-    return as_map(xmap.rotations.data, phase_id, im.phase_list, _props(xmap), like)
+    return as_map(xmap.rotations.data, phase_id, phase_list, _props(xmap), like)
 
 
 def not_indexed_where(xmap: CrystalMap, mask: np.ndarray) -> CrystalMap:
@@ -155,7 +155,7 @@ def neural_rows(
         pc_bruker=im.detector.pc,  # the indexer's PC, calibration error and all
     )
     seconds = time.perf_counter() - t0
-    start = _in_indexer_phases(xmap, im, truth)
+    start = in_phase_list(xmap, im.phase_list, truth)
     unsure = np.asarray(start.prop["uncertainty_deg"]) > ck.max_uncertainty_deg
     neural = IndexingResult(not_indexed_where(start, unsure), seconds, xmap.size)
     out = {"neural": neural}
