@@ -103,7 +103,8 @@ def calibrate_run(
         "forward_model_key": getattr(data, "forward_model_key", None),
     }
     metadata = {k: v for k, v in ck.metadata.items() if k != "pc_correction"}
-    error_deg = np.nan_to_num(cols["error_deg"], nan=180.0)
+    raw_error_deg = np.nan_to_num(cols["error_deg"], nan=180.0)
+    error_deg = raw_error_deg.copy()  # after the PC correction, if one is fitted
     skipped = None if pc_correction else "not asked for"
     if pc_correction:
         if "pc_bruker" not in cols:
@@ -121,7 +122,7 @@ def calibrate_run(
     threshold = ck.max_uncertainty_deg
     metrics = {
         name: models.orientation_metrics(
-            np.nan_to_num(cols["error_deg"], nan=180.0) if name == "raw" else error_deg,
+            raw_error_deg if name == "raw" else error_deg,
             unc,
             cols["predicted_class"],
             cols["region"],

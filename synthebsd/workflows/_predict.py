@@ -172,12 +172,9 @@ def predict_map(
     refined = None
     if refine:
         refined = _refine(
-            start, signal, one_pc, energy_kv, engine, half_size_px, cache_dir, device, refine_pc
-        )
-        refined["summary"]["seconds_by_stage"]["network_s"] = seconds
-        refined["summary"]["patterns_per_second"] = xmap.size / (
-            seconds + sum(refined["seconds"].values())
-        )
+            start, signal, one_pc, energy_kv, engine, half_size_px, cache_dir, device,
+            refine_pc, seconds,
+        )  # fmt: skip
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -242,9 +239,11 @@ def predict_map(
 
 
 def _refine(
-    start, signal, detector, energy_kv, engine, half_size_px, cache_dir, device, refine_pc
-):
-    """Neural + refinement: the study's settings, from every crystalline start."""
+    start, signal, detector, energy_kv, engine, half_size_px, cache_dir, device, refine_pc,
+    network_s,
+):  # fmt: skip
+    """Neural + refinement: the study's settings, from every crystalline start; its rate
+    counts the network's ``network_s`` too."""
     cfg = IndexingConfig(device=device, refine_pc=refine_pc)
     present = np.unique(start.phase_id[start.phase_id >= 0])
     by_id = {pid: phase.name for pid, phase in start.phases}
@@ -274,12 +273,13 @@ def _refine(
     scores = np.asarray(res.xmap.prop["scores"], dtype=float)
     xmap = not_indexed_where(res.xmap, ~(scores >= cfg.min_dictionary_score))
     indexed = xmap.phase_id >= 0
-    seconds = {"preprocess_s": preprocess_s, "refine_s": res.seconds}
+    seconds = {"network_s": network_s, "preprocess_s": preprocess_s, "refine_s": res.seconds}
     summary = {
         "fraction_indexed": float(indexed.mean()),
         "median_ncc_indexed": float(np.median(scores[indexed])) if indexed.any() else None,
         "min_ncc": cfg.min_dictionary_score,
-        "seconds_by_stage": dict(seconds),
+        "seconds_by_stage": seconds,
+        "patterns_per_second": start.size / sum(seconds.values()),
         "static_background": static_bg,
         "energy_kv": float(energy_kv),
         "master_patterns": master_pattern_summary(phase_list, engine, half_size_px, True),
@@ -288,4 +288,4 @@ def _refine(
         "coarse_binning": kwargs["coarse_binning"],
         "pseudo_symmetry": cfg.neural_refine_pseudo_symmetry,
     }
-    return {"xmap": xmap, "seconds": seconds, "summary": summary}
+    return {"xmap": xmap, "summary": summary}

@@ -214,20 +214,18 @@ def run_study(
             in_memory_max_bytes=config.indexing.memory_budget_gib * 2**30 * IN_MEMORY_SHARE,
         )
         timings[f"preprocess{suffix}_s"] = preprocess_s = time.perf_counter() - t
-        found: dict[str, IndexingResult] = {}
         indexers = {"": exact} if name == "matched" else index_models
         for variant, im in indexers.items():
             for method, res in _index(patterns, im, config, truth, variant == "").items():
-                found[f"{method}{variant}{suffix}"] = res
                 results[f"{method}{variant}{suffix}"] = (res, name, im)
         if name == "realistic":  # the network on the same patterns, counts
             raw = load_patterns(source, lazy=True)
             rows, neural_info = neural_rows(raw, patterns, index_models[""], config, truth)
             if neural_info["skipped"] and config.indexing.neural_checkpoint is not None:
                 print(f"[synthebsd] neural rows skipped: {neural_info['skipped']}", flush=True)
-            found |= rows
             results |= {method: (res, name, index_models[""]) for method, res in rows.items()}
-        charge_preprocessing(found, preprocess_s)
+        this_model = {m: res for m, (res, fm, _) in results.items() if fm == name}
+        charge_preprocessing(this_model, preprocess_s)
 
     t = _stage("errors and figures")
     methods = {}
