@@ -1,6 +1,7 @@
 """Neural-model speed on the CPU: inference and training patterns/s, against a plain CNN.
 
-    python benchmarks/models.py [--threads 2] [--batch 1024] [--repeats 3]
+    python benchmarks/models.py [--threads 2] [--batch 1024] [--repeats 5] \
+        [--out benchmark-models]
 
 For each registered orientation model and for a plain 4-layer CNN (3 × 3 convolutions of
 32-256 channels, each followed by 2 × 2 max pooling, two dense layers, a quaternion out;
@@ -9,14 +10,15 @@ patterns/s there), all in this run on the same patterns (60 × 60 Poisson counts
 does not depend on their content):
 
 - inference: the deployed path of :func:`synthebsd.models.predict_orientations` (batch
-  norm folded into the convolutions, channels-last), batches of ``--batch``;
+  norm folded into the convolutions, channels-last), batches of ``--batch``, alone and
+  with the test-time flip (each pattern averaged with its mirror: twice the network);
 - training: forward, loss (the symmetry-aware disorientation and the class and
   uncertainty heads for ours, 1 − |⟨q, q̂⟩| for the baseline), backward and an AdamW
   step, batches of 64.
 
 Prints the median of ``--repeats`` interleaved runs and the ratio to the baseline of the
-same run;
-the goal is ≥ 3,000 patterns/s inference on 2 cores.
+same run, and writes them to ``--out`` as ``models.json`` with a bar chart,
+``models_rates.png``; the goal is ≥ 3,000 patterns/s inference on 2 cores.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -31,6 +34,7 @@ from torch import nn
 
 from synthebsd.config import TrainConfig
 from synthebsd.models import (
+    class_symmetry_table,
     create_model,
     fuse_batch_norm,
     list_models,
@@ -97,6 +101,7 @@ def main() -> None:
     parser.add_argument("--train-batch", type=int, default=64)
     parser.add_argument("--train-steps", type=int, default=10, help="steps per timed run")
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--out", type=Path, default=Path("benchmark-models"))
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -104,6 +109,7 @@ def main() -> None:
     infer_x = _batch(args.batch, rng)["pattern"]
     train_b = _batch(args.train_batch, rng)
     ops = torch.as_tensor(symmetry_table({0: "Li", 1: "Cu"}), dtype=torch.float32)
+    class_ops = torch.as_tensor(class_symmetry_table({0: "Li", 1: "Cu"}), dtype=torch.float32)
     n_train = args.train_batch * args.train_steps
 
     def train_run(model, loss_fn):
@@ -142,6 +148,10 @@ def main() -> None:
         model = create_model(name)
         deployed = fuse_batch_norm(model).to(memory_format=torch.channels_last)
         infer[name] = (lambda m=deployed: predict_tensors(m, infer_x, args.batch), args.batch)
+        infer[f"{name} + flip"] = (
+            lambda m=deployed: predict_tensors(m, infer_x, args.batch, class_ops),
+            args.batch,
+        )
         train[name] = train_run(model, lambda m: orientation_losses(m, train_b, ops, config)[0])
         weights[name] = sum(p.numel() for p in model.parameters())
     infer_rate = _interleaved(infer, args.repeats)
@@ -150,17 +160,64 @@ def main() -> None:
     print(f"torch {torch.__version__}, {args.threads} threads, 60 x 60 patterns, "
           f"median of {args.repeats} interleaved runs")  # fmt: skip
     print(
-        f"{'model':24s} {'weights':>9s} {'infer/s':>9s} {'x base':>7s} {'train/s':>9s} {'x base':>7s}"
+        f"{'model':31s} {'weights':>9s} {'infer/s':>9s} {'x base':>7s} {'train/s':>9s} {'x base':>7s}"
     )
     for name in infer:
-        inf, tr = infer_rate[name], train_rate[name]
+        inf = infer_rate[name]
         flag = (
             ""
             if name.startswith("plain") or inf >= GOAL_INFER
             else f"  (goal {GOAL_INFER:.0f}/s missed)"
         )
-        print(f"{name:24s} {weights[name]:9,d} {inf:9.0f} {inf / b_inf:7.2f} "
-              f"{tr:9.0f} {tr / b_tr:7.2f}{flag}")  # fmt: skip
+        n_weights = weights.get(name.removesuffix(" + flip"))
+        training = (
+            f"{train_rate[name]:9.0f} {train_rate[name] / b_tr:7.2f}"
+            if name in train_rate
+            else f"{'-':>9s} {'-':>7s}"
+        )
+        print(f"{name:31s} {n_weights:9,d} {inf:9.0f} {inf / b_inf:7.2f} {training}{flag}")
+    _write(args, weights, infer_rate, train_rate)
+
+
+def _write(args, weights: dict, infer_rate: dict, train_rate: dict) -> None:
+    """``models.json`` and ``models_rates.png`` in ``args.out``."""
+    from synthebsd.io import save_json
+    from synthebsd.viz import new_figure, save_figure
+
+    base = "plain 4-layer CNN"
+    rows = {
+        name: {
+            "weights": weights[name.removesuffix(" + flip")],
+            "inference_per_second": rate,
+            "inference_vs_plain_cnn": rate / infer_rate[base],
+            "training_per_second": train_rate.get(name),
+            "training_vs_plain_cnn": (
+                train_rate[name] / train_rate[base] if name in train_rate else None
+            ),
+            "meets_inference_goal": rate >= GOAL_INFER,
+        }
+        for name, rate in infer_rate.items()
+    }
+    args.out.mkdir(parents=True, exist_ok=True)
+    settings = {k: v for k, v in vars(args).items() if k != "out"}
+    summary = {
+        "torch": torch.__version__,
+        "settings": settings,
+        "goal_inference_per_second": GOAL_INFER,
+        "models": rows,
+    }
+    save_json(summary, args.out / "models.json")
+    fig = new_figure((8, 3.5))
+    ax = fig.add_subplot()
+    names = list(rows)
+    ax.barh(names, [rows[n]["inference_per_second"] for n in names], color="C0")
+    ax.axvline(GOAL_INFER, color="k", ls="--", lw=1, label=f"goal {GOAL_INFER:.0f}/s")
+    ax.invert_yaxis()  # in the printed order
+    ax.set_xscale("log")
+    ax.set_xlabel(f"inference patterns/s, {args.threads} CPU threads (median of {args.repeats})")
+    ax.legend(fontsize=8)
+    save_figure(fig, args.out / "models_rates.png")
+    print(f"written to {args.out}")
 
 
 if __name__ == "__main__":

@@ -128,6 +128,12 @@ def predict(
     refine_pc: str = typer.Option(
         "none", "--refine-pc", help="with --refine also fit the PC: none, map or pattern"
     ),
+    flip: bool | None = typer.Option(
+        None,
+        "--flip/--no-flip",
+        help="average each pattern with its left-right mirror (exact for PCx = 0.5); "
+        "default: as the checkpoint was calibrated",
+    ),
     cache_dir: Path | None = CACHE_DIR,
 ) -> None:
     """Predict orientations, classes and uncertainties of a map with a trained model.
@@ -162,6 +168,7 @@ def predict(
                 half_size_px=half_size,
                 cache_dir=cache_dir,
                 refine_pc=refine_pc,
+                flip=flip,
             )
     for message in summary["warnings"]:
         typer.echo(f"warning: {message}", err=True)

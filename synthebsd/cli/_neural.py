@@ -109,6 +109,12 @@ def calibrate(
         help="first fit the rotation a projection-centre offset makes the network read "
         "(for maps far from the training PC whose PC is known well)",
     ),
+    flip: bool = typer.Option(
+        False,
+        "--flip/--no-flip",
+        help="calibrate predictions averaged with each pattern's left-right mirror, and "
+        "mark the checkpoint to predict so (needs a training PCx of 0.5)",
+    ),
 ) -> None:
     """Calibrate a checkpoint's predicted error on held-out patterns (isotonic fit).
 
@@ -124,8 +130,9 @@ def calibrate(
     with exit_on_user_error():
         cfg = load_train_run_config(config)
         summary = calibrate_run(
-            checkpoint, cfg, out, device=device, cache_dir=cache_dir, pc_correction=pc_correction
-        )
+            checkpoint, cfg, out, device=device, cache_dir=cache_dir,
+            pc_correction=pc_correction, flip=flip,
+        )  # fmt: skip
 
     def rounded(value):
         return None if value is None else round(value, 3)

@@ -13,6 +13,8 @@
   (:func:`predict_orientations`, :func:`predict_regions`), and the held-out calibrations
   of the predicted error (:func:`fit_uncertainty_calibration`) and of the rotation an
   offset of the projection centre makes the network read (:func:`fit_pc_correction`);
+- test-time flip: each pattern averaged with its left–right mirror, an exact second view
+  when the pattern centre is on the detector's middle column (:func:`predict_with_flip`);
 - the shipped default checkpoint for the demo cell (:func:`shipped_checkpoint`).
 
 Models consume the items of the dataset contract (``synthebsd.datasets``). Importing this
@@ -37,8 +39,15 @@ from synthebsd.models._checkpoint import (
     save_checkpoint,
     weights_sha256,
 )
+from synthebsd.models._flip import (
+    FLIP_PC_TOLERANCE,
+    FLIP_QUATERNION,
+    check_flip_pc,
+    predict_with_flip,
+)
 from synthebsd.models._inference import (
     class_phase_ids,
+    class_symmetry_table,
     map_dose_counts,
     predict_orientations,
     predict_regions,
@@ -91,6 +100,8 @@ from synthebsd.models._tasks import (
 from synthebsd.models._train import CLASS_NAMES, SHUFFLE_STREAM, resolve_device, train
 
 __all__ = [
+    "FLIP_PC_TOLERANCE",
+    "FLIP_QUATERNION",
     "CHECKPOINT_FORMAT",
     "DEFAULT_TRAIN_CONFIG",
     "SHIPPED_CHECKPOINT",
@@ -113,6 +124,8 @@ __all__ = [
     "apply_pc_correction",
     "apply_uncertainty_calibration",
     "class_phase_ids",
+    "check_flip_pc",
+    "class_symmetry_table",
     "create_model",
     "detector_metadata",
     "disorientation",
@@ -134,6 +147,7 @@ __all__ = [
     "predict_orientations",
     "predict_regions",
     "predict_tensors",
+    "predict_with_flip",
     "quaternion_from_output",
     "quaternion_product",
     "read_checkpoint_metadata",

@@ -112,6 +112,7 @@ def held_out_predictions(
     batch_size: int = 256,
     device: str | torch.device = "cpu",
     progress: bool = True,
+    flip: bool = False,
 ) -> dict[str, np.ndarray]:
     """The raw predictions of an orientation checkpoint on labelled items, with the truth.
 
@@ -126,6 +127,9 @@ def held_out_predictions(
         How the network runs.
     progress
         Show a progress bar.
+    flip
+        Average each pattern with its left–right mirror, as
+        :func:`~synthebsd.models.predict_orientations` does with ``flip=True``.
 
     Returns
     -------
@@ -138,6 +142,7 @@ def held_out_predictions(
     from torch.utils.data import DataLoader
     from tqdm.auto import tqdm
 
+    from synthebsd.models._inference import class_symmetry_table
     from synthebsd.models._rotation import symmetry_table
     from synthebsd.models._tasks import orientation_columns
 
@@ -151,7 +156,11 @@ def held_out_predictions(
     )
     loader = DataLoader(dataset, batch_size=batch_size)
     batches = tqdm(loader, desc="held-out predictions", unit="batch", disable=not progress)
-    c = orientation_columns(model, batches, operators, device)
+    class_operators = None
+    if flip:
+        table = class_symmetry_table(checkpoint.phase_names)
+        class_operators = torch.as_tensor(table, dtype=torch.float32, device=device)
+    c = orientation_columns(model, batches, operators, device, class_operators)
     error = np.where(c["pid"] >= 0, c["err"], np.nan)
     out = {
         "error_deg": error,

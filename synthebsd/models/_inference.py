@@ -22,8 +22,10 @@ from orix.quaternion import Rotation
 from synthebsd.conventions import PHASE_IDS, Region
 from synthebsd.models._calibration import apply_uncertainty_calibration
 from synthebsd.models._checkpoint import Checkpoint
+from synthebsd.models._flip import check_flip_pc, predict_with_flip
 from synthebsd.models._networks import fuse_batch_norm
 from synthebsd.models._pc_correction import apply_pc_correction, per_pattern_pc
+from synthebsd.models._rotation import symmetry_table
 from synthebsd.models._tasks import estimate_dose_counts
 from synthebsd.phases import get_phase
 
@@ -32,6 +34,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "class_phase_ids",
+    "class_symmetry_table",
     "map_dose_counts",
     "predict_orientations",
     "predict_regions",
@@ -69,27 +72,43 @@ def _batches(source, batch_size: int, device: torch.device):
 
 @torch.no_grad()
 def predict_tensors(
-    model: nn.Module, patterns: torch.Tensor, batch_size: int = 512
+    model: nn.Module,
+    patterns: torch.Tensor,
+    batch_size: int = 512,
+    class_operators: torch.Tensor | None = None,
 ) -> dict[str, torch.Tensor]:
     """Run an orientation model over (n, rows, cols) patterns in batches, on their device.
+
+    Parameters
+    ----------
+    model
+        An orientation network.
+    patterns
+        (n, rows, cols) raw patterns.
+    batch_size
+        Patterns per forward pass.
+    class_operators
+        With :func:`class_symmetry_table`'s table, each pattern is averaged with its
+        left–right mirror (:func:`~synthebsd.models.predict_with_flip`, twice the work);
+        None runs the patterns alone.
 
     Returns
     -------
     outputs
         ``quaternion`` (n, 4), ``class_probability`` (n, classes), ``uncertainty_deg``
-        (n,), all on ``patterns.device``.
+        (n,) and, with the flip, ``flip_angle_deg`` (n,), all on ``patterns.device``.
     """
     model.eval()
-    parts: dict[str, list[torch.Tensor]] = {
-        "quaternion": [],
-        "class_probability": [],
-        "uncertainty_deg": [],
-    }
+    parts: dict[str, list[torch.Tensor]] = {}
     for start in range(0, patterns.shape[0], batch_size):
-        out = model(patterns[start : start + batch_size])
-        parts["quaternion"].append(out["quaternion"])
-        parts["class_probability"].append(out["class_logits"].softmax(dim=1))
-        parts["uncertainty_deg"].append(out["uncertainty_deg"])
+        chunk = patterns[start : start + batch_size]
+        if class_operators is None:
+            out = model(chunk)
+        else:
+            out = predict_with_flip(model, chunk, class_operators)
+        out["class_probability"] = out.pop("class_logits").softmax(dim=1)
+        for k, v in out.items():
+            parts.setdefault(k, []).append(v)
     return {k: torch.cat(v) for k, v in parts.items()}
 
 
@@ -105,6 +124,22 @@ def class_phase_ids(phase_names: dict[int, str]) -> np.ndarray:
         if PHASE_IDS[layer] in phase_names:
             out[region] = PHASE_IDS[layer]
     return out
+
+
+def class_symmetry_table(phase_names: dict[int, str]) -> np.ndarray:
+    """Proper rotations of the Laue group of the phase each region class stands for.
+
+    Returns
+    -------
+    table
+        (n_classes, k, 4) orix quaternions (:func:`~synthebsd.models.symmetry_table` of
+        the class's phase, :func:`class_phase_ids`); the identity for classes without one.
+        Always the Laue group's: the flip it serves rests on Friedel's law.
+    """
+    table = symmetry_table(phase_names)
+    identity = np.zeros((1, *table.shape[1:]))
+    identity[..., 0] = 1.0
+    return np.concatenate([table, identity])[class_phase_ids(phase_names)]  # −1 → identity
 
 
 def _geometry(like: CrystalMap | None, nav: tuple[int, ...]) -> dict:
@@ -126,6 +161,7 @@ def predict_orientations(
     max_uncertainty_deg: float | None = None,
     regions: np.ndarray | None = None,
     pc_bruker: Any = None,
+    flip: bool | None = None,
 ) -> CrystalMap:
     """Orientation map of patterns with an orientation checkpoint.
 
@@ -154,6 +190,11 @@ def predict_orientations(
         ``pc_correction``, the apparent rotation of its offset from the training PC is
         removed (:func:`~synthebsd.models.apply_pc_correction`); None takes the training
         PC. Ignored by a checkpoint without one.
+    flip
+        Average each pattern with its left–right mirror
+        (:func:`~synthebsd.models.predict_with_flip`; exact for PCx = 0.5, a warning
+        beyond ±0.02 of it); None takes the checkpoint's ``test_time_flip``, whose
+        uncertainty calibration was fitted that way.
 
     Returns
     -------
@@ -161,7 +202,8 @@ def predict_orientations(
         orix ``CrystalMap`` with rotations (passive, sample → crystal), phase ids (−1:
         not indexed), the checkpoint's phases, and properties ``uncertainty_deg`` (the
         predicted error, calibrated when the checkpoint is), ``region`` (predicted class
-        code) and ``class_probability``.
+        code), ``class_probability`` and, with the flip, ``flip_angle_deg`` (the angle
+        between the two views, degrees).
 
     Raises
     ------
@@ -179,16 +221,18 @@ def predict_orientations(
         pc_bruker = per_pattern_pc(pc_bruker, source.shape[0])
     threshold = checkpoint.max_uncertainty_deg
     threshold = float(threshold if max_uncertainty_deg is None else max_uncertainty_deg)
+    flip = checkpoint.test_time_flip if flip is None else flip
     device = torch.device(device)
     model = fuse_batch_norm(checkpoint.model).to(device, memory_format=torch.channels_last)
-    parts: dict[str, list[np.ndarray]] = {
-        "quaternion": [],
-        "class_probability": [],
-        "uncertainty_deg": [],
-    }
+    class_operators = None
+    if flip:
+        check_flip_pc(pc_bruker)
+        table = class_symmetry_table(checkpoint.phase_names)
+        class_operators = torch.as_tensor(table, dtype=torch.float32, device=device)
+    parts: dict[str, list[np.ndarray]] = {}
     for chunk in _batches(source, batch_size, device):
-        for k, v in predict_tensors(model, chunk, batch_size).items():
-            parts[k].append(v.double().cpu().numpy())
+        for k, v in predict_tensors(model, chunk, batch_size, class_operators).items():
+            parts.setdefault(k, []).append(v.double().cpu().numpy())
     out = {k: np.concatenate(v) for k, v in parts.items()}
     out["quaternion"] = apply_pc_correction(checkpoint.pc_correction, out["quaternion"], pc_bruker)
     out["uncertainty_deg"] = apply_uncertainty_calibration(
@@ -212,6 +256,7 @@ def predict_orientations(
             "uncertainty_deg": out["uncertainty_deg"],
             "region": (classes if regions is None else regions).astype(np.int64),
             "class_probability": out["class_probability"].max(axis=1),
+            **({"flip_angle_deg": out["flip_angle_deg"]} if flip else {}),
         },
         **_geometry(like, nav),
     )

@@ -40,6 +40,7 @@ def calibrate_run(
     progress: bool = True,
     cache_dir: str | Path | None = None,
     pc_correction: bool = False,
+    flip: bool = False,
 ) -> dict[str, Any]:
     """Calibrate a checkpoint's orientations and predicted error on a run's held-out data.
 
@@ -63,6 +64,11 @@ def calibrate_run(
         training PC and their PC is known well: the held-out items give the network their
         exact PC, so the predicted error fitted after it leaves out the error of a PC
         calibration. False (the default) drops any correction the checkpoint had.
+    flip
+        Fit on predictions averaged with each pattern's left–right mirror
+        (:func:`~synthebsd.models.predict_with_flip`) and mark the checkpoint so
+        (``test_time_flip``), so that its predictions do the same. Needs a training PC
+        on the detector's middle column (PCx within 0.02 of 0.5).
 
     Returns
     -------
@@ -74,8 +80,8 @@ def calibrate_run(
     ValueError
         If the configuration has no ``validation`` data, the checkpoint is not an
         orientation model or does not fit the data's detector shape or phases, there
-        are too few held-out points with an orientation, or a PC correction is asked
-        for and the items carry no PC.
+        are too few held-out points with an orientation, a PC correction is asked for
+        and the items carry no PC, or the flip is asked for off the middle column.
     """
     from synthebsd import models  # lazy: torch
     from synthebsd.viz import plot_calibration  # lazy: matplotlib
@@ -87,13 +93,19 @@ def calibrate_run(
     ck = models.load_checkpoint(path, device=device)
     if ck.task != "orientation":
         raise models.IncompatibleInputError(f"{path} is a {ck.task} checkpoint, not orientation")
+    pc_x = float(ck.metadata["detector"]["pc_bruker"][0])
+    if flip and abs(pc_x - 0.5) > models.FLIP_PC_TOLERANCE:
+        raise ValueError(
+            f"The test-time flip needs the pattern centre on the detector's middle column; "
+            f"this checkpoint was trained at PCx = {pc_x:.3f}"
+        )
     data = build_training_data(config.validation, cache_dir)
     ck.check_patterns(tuple(data.detector.shape))
     ck.check_phases(list(data.phase_names.values()))
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
 
-    cols = models.held_out_predictions(ck, data, batch_size, device, progress)
+    cols = models.held_out_predictions(ck, data, batch_size, device, progress, flip)
     has = cols["phase_id"] >= 0
     part = config.validation
     source = {
@@ -103,6 +115,7 @@ def calibrate_run(
         "forward_model_key": getattr(data, "forward_model_key", None),
     }
     metadata = {k: v for k, v in ck.metadata.items() if k != "pc_correction"}
+    metadata["test_time_flip"] = flip
     raw_error_deg = np.nan_to_num(cols["error_deg"], nan=180.0)
     error_deg = raw_error_deg.copy()  # after the PC correction, if one is fitted
     skipped = None if pc_correction else "not asked for"
@@ -152,6 +165,7 @@ def calibrate_run(
         "n_steps": len(calibration["expected_deg"]),
         "pc_correction": metadata.get("pc_correction"),
         "pc_correction_skipped": skipped,
+        "test_time_flip": flip,
         "metrics_in_sample": metrics,
     }
     save_json(summary, out / "summary.json")

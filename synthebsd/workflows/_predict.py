@@ -54,6 +54,7 @@ def predict_map(
     half_size_px: int | None = None,
     cache_dir: str | Path | None = None,
     refine_pc: Literal["none", "map", "pattern"] = "none",
+    flip: bool | None = None,
 ) -> dict:
     """Predict an orientation map with a trained checkpoint and write the results.
 
@@ -95,14 +96,19 @@ def predict_map(
         The refinement's master patterns, as in :func:`index_map`.
     refine_pc
         With ``refine``, also fit the projection centre, as in :func:`index_map`.
+    flip
+        Average each pattern with its left–right mirror
+        (:func:`~synthebsd.models.predict_with_flip`, a warning when the PC is off the
+        detector's middle column); None: as the checkpoint was calibrated
+        (``test_time_flip``).
 
     Returns
     -------
     summary
         What ``summary.json`` holds: file, checkpoint (model, phases, forward-model key,
         coverage), map shape and steps, fraction indexed (overall and per phase),
-        fraction per predicted class, median predicted error of indexed points, patterns
-        per second, the detector used, the estimated dose, and the warnings issued; with
+        fraction per predicted class, median predicted error of indexed points, whether
+        the flip was used, patterns per second, the detector used, the estimated dose, and the warnings issued; with
         ``refine``, ``refined`` (fraction indexed, median NCC, seconds by stage, patterns
         per second of network and refinement together, master patterns).
 
@@ -140,6 +146,9 @@ def predict_map(
         ck.check_detector(detector)
         dose = models.map_dose_counts(signal)
         ck.check_dose(dose)
+        flip = ck.test_time_flip if flip is None else flip
+        if flip:
+            models.check_flip_pc(detector.pc)
         if seg is not None:
             seg.check_detector(detector)
     messages = [
@@ -160,10 +169,12 @@ def predict_map(
             raise ValueError("A segmentation checkpoint needs a 2-D map")
         regions = models.predict_regions(seg, signal, batch_size=batch_size, device=device)
     # every point the network calls crystalline (the refinement's starts), then the cut
-    start = models.predict_orientations(
-        ck, averaged, like=like, batch_size=batch_size, device=device,
-        max_uncertainty_deg=np.inf, regions=regions, pc_bruker=detector.pc,
-    )  # fmt: skip
+    with warnings.catch_warnings():  # the flip's PC was checked with the others above
+        warnings.simplefilter("ignore", models.OutsideTrainingRangeWarning)
+        start = models.predict_orientations(
+            ck, averaged, like=like, batch_size=batch_size, device=device,
+            max_uncertainty_deg=np.inf, regions=regions, pc_bruker=detector.pc, flip=flip,
+        )  # fmt: skip
     threshold = float(
         ck.max_uncertainty_deg if max_uncertainty_deg is None else max_uncertainty_deg
     )
@@ -213,6 +224,7 @@ def predict_map(
         "step_sizes": [float(like.dy), float(like.dx)] if like.ndim == 2 else [float(like.dx)],
         "scan_unit": like.scan_unit,
         "max_uncertainty_deg": threshold,
+        "test_time_flip": bool(flip),
         "fraction_indexed": float(indexed.mean()),
         "fraction_per_phase": {
             name: float((xmap.phase_id == pid).mean()) for pid, name in ck.phase_names.items()

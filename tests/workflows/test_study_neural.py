@@ -112,6 +112,7 @@ def test_neural_rows_beside_the_classical_ones(
     assert variants == {study_module.__name__: True, neural_module.__name__: False}
     assert summary["neural"]["skipped"] is None
     assert summary["neural"]["checkpoint"] == str(checkpoint)
+    assert summary["neural"]["test_time_flip"] is False  # a freshly trained checkpoint
     methods = summary["methods"]
     assert {"dictionary", "refined", "neural", "neural_refined"} <= set(methods)
     # the same seed rendered the same patterns the network was fitted on

@@ -236,7 +236,18 @@ def test_train_for_a_measured_detector_then_predict_that_map(
     pred = CliRunner().invoke(app, ["predict", str(ck.path), str(ni_file), "--out", str(out)])
     assert pred.exit_code == 0, pred.output
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["map_shape"] == [3, 3]
+    assert summary["map_shape"] == [3, 3] and summary["test_time_flip"] is False
+    # the file's PCx is 0.42: no exact mirrored view, so the flip warns and is not calibrated
+    args = ["predict", str(ck.path), str(ni_file), "--out", str(tmp_path / "f"), "--flip"]
+    flipped = CliRunner().invoke(app, args)
+    assert flipped.exit_code == 0 and "warning: The test-time flip assumes" in flipped.output
+    run = yaml.safe_load(config.read_text()) | {
+        "validation": {"stream": data.model_dump(mode="json")}
+    }
+    config.write_text(yaml.safe_dump(run))
+    args = ["calibrate", str(ck.path), str(config), "--out", str(tmp_path / "c"), "--flip"]
+    refused = CliRunner().invoke(app, args)
+    assert refused.exit_code == 2 and "trained at PCx = 0.42" in refused.output
 
     # a store's patterns keep the detector they were rendered with
     store_run = tmp_path / "store.yaml"
@@ -299,6 +310,8 @@ def test_the_shipped_curriculum_configs_and_checkpoint_agree():
     assert calibration["data"]["seed"] == calibrate.validation.seed
     assert calibrate.validation.seed not in (last.data.seed, fine.data.seed, last.validation.seed)
     assert calibration["n_points"] >= 60000 and "pc_correction" not in meta
+    # ... with the test-time flip (calibrate --flip), whose mirror is exact at PCx 0.5
+    assert meta["test_time_flip"] is True and s2.detector.pc_bruker[0] == 0.5
     # the issue: at least +-0.02 around the demo's PC in each coordinate, doses 25-2,000
     cov, pc = meta["coverage"], np.array(s2.detector.pc_bruker)
     assert np.all(np.array(cov["pc_bruker_min"]) <= pc - 0.02)
@@ -350,6 +363,20 @@ def test_calibrate_a_checkpoint_on_the_run_held_out_data(tmp_path, data_config, 
     assert asked.exit_code == 0, asked.output
     assert "No PC correction: A PC correction needs at least 200" in asked.output
     assert load_checkpoint(tmp_path / "pc" / "model.safetensors").pc_correction is None
+    # --flip: fitted on the two views' predicted error, and the checkpoint predicts so
+    flip = CliRunner().invoke(app, [*args[:-4], "--out", str(tmp_path / "flip"), *args[-2:],
+                                    "--flip"])  # fmt: skip
+    assert flip.exit_code == 0, flip.output
+    assert json.loads((tmp_path / "flip" / "summary.json").read_text())["test_time_flip"]
+    flipped = load_checkpoint(tmp_path / "flip" / "model.safetensors")
+    assert flipped.test_time_flip and not after.test_time_flip
+    c = predict_orientations(flipped, patterns, max_uncertainty_deg=np.inf)
+    d = predict_orientations(before, patterns, max_uncertainty_deg=np.inf, flip=True)
+    assert "flip_angle_deg" in c.prop and np.array_equal(c.rotations.data, d.rotations.data)
+    expected = apply_uncertainty_calibration(
+        flipped.uncertainty_calibration, d.prop["uncertainty_deg"]
+    )
+    np.testing.assert_allclose(c.prop["uncertainty_deg"], expected)
     # no held-out data, no calibration
     del config["validation"]
     run.write_text(yaml.safe_dump(config))
