@@ -106,9 +106,10 @@ def predict_tensors(
             out = model(chunk)
         else:
             out = predict_with_flip(model, chunk, class_operators)
-        out["class_probability"] = out.pop("class_logits").softmax(dim=1)
-        for k, v in out.items():
-            parts.setdefault(k, []).append(v)
+        out["class_probability"] = out["class_logits"].softmax(dim=1)
+        for k in ("quaternion", "class_probability", "uncertainty_deg", "flip_angle_deg"):
+            if k in out:  # not the embedding: predictions only
+                parts.setdefault(k, []).append(out[k])
     return {k: torch.cat(v) for k, v in parts.items()}
 
 

@@ -116,6 +116,7 @@ def test_the_flip_follows_the_device():
     model = fuse_batch_norm(create_model("orientation_cnn_tiny")).to("meta")
     table = torch.as_tensor(class_symmetry_table({0: "Li", 1: "Cu"}), device="meta")
     out = predict_tensors(model, torch.empty(10, 60, 60, device="meta"), 4, table)
+    assert set(out) == {"quaternion", "class_probability", "uncertainty_deg", "flip_angle_deg"}
     assert out["quaternion"].shape == (10, 4) and out["flip_angle_deg"].shape == (10,)
     assert all(v.device.type == "meta" for v in out.values())
 

@@ -72,6 +72,7 @@ def test_inference_follows_the_device():
     model = fuse_batch_norm(create_model("orientation_cnn_tiny")).to("meta")
     out = predict_tensors(model, torch.empty(10, 60, 60, device="meta"), batch_size=4)
     assert out["quaternion"].shape == (10, 4) and out["class_probability"].shape == (10, 4)
+    assert set(out) == {"quaternion", "class_probability", "uncertainty_deg"}  # no embedding
     assert all(v.device.type == "meta" for v in out.values())
     seg = create_model("segmentation_unet_tiny").to("meta").eval()
     feats = seg.pattern_features(torch.empty(30, 60, 60, device="meta"))
