@@ -10,8 +10,9 @@ patterns/s there), all in this run on the same patterns (60 × 60 Poisson counts
 does not depend on their content):
 
 - inference: the deployed path of :func:`synthebsd.models.predict_orientations` (batch
-  norm folded into the convolutions, channels-last), batches of ``--batch``, alone and
-  with the test-time flip (each pattern averaged with its mirror: twice the network);
+  norm folded into the convolutions, channels-last), batches of ``--batch``, alone, with
+  the test-time flip (each pattern averaged with its mirror: twice the network) and with
+  the flip pairs of 4 turned copies too (± 5°, ± 10°: ten times the network);
 - training: forward, loss (the symmetry-aware disorientation and the class and
   uncertainty heads for ours, 1 − |⟨q, q̂⟩| for the baseline), backward and an AdamW
   step, batches of 64.
@@ -34,8 +35,10 @@ from torch import nn
 
 from synthebsd.config import TrainConfig
 from synthebsd.models import (
+    InferenceViews,
     class_symmetry_table,
     create_model,
+    detector_normal,
     fuse_batch_norm,
     list_models,
     orientation_losses,
@@ -110,6 +113,9 @@ def main() -> None:
     train_b = _batch(args.train_batch, rng)
     ops = torch.as_tensor(symmetry_table({0: "Li", 1: "Cu"}), dtype=torch.float32)
     class_ops = torch.as_tensor(class_symmetry_table({0: "Li", 1: "Cu"}), dtype=torch.float32)
+    axis, centre = tuple(detector_normal(70.0, 0.0)), (14.5, 29.5)  # the demo's detector
+    flip = InferenceViews(class_ops, (), axis, centre)
+    turned = InferenceViews(class_ops, (5.0, -5.0, 10.0, -10.0), axis, centre)
     n_train = args.train_batch * args.train_steps
 
     def train_run(model, loss_fn):
@@ -149,7 +155,11 @@ def main() -> None:
         deployed = fuse_batch_norm(model).to(memory_format=torch.channels_last)
         infer[name] = (lambda m=deployed: predict_tensors(m, infer_x, args.batch), args.batch)
         infer[f"{name} + flip"] = (
-            lambda m=deployed: predict_tensors(m, infer_x, args.batch, class_ops),
+            lambda m=deployed: predict_tensors(m, infer_x, args.batch, flip),
+            args.batch,
+        )
+        infer[f"{name} + flip, 4 turns"] = (
+            lambda m=deployed: predict_tensors(m, infer_x, args.batch, turned),
             args.batch,
         )
         train[name] = train_run(model, lambda m: orientation_losses(m, train_b, ops, config)[0])
@@ -160,7 +170,7 @@ def main() -> None:
     print(f"torch {torch.__version__}, {args.threads} threads, 60 x 60 patterns, "
           f"median of {args.repeats} interleaved runs")  # fmt: skip
     print(
-        f"{'model':31s} {'weights':>9s} {'infer/s':>9s} {'x base':>7s} {'train/s':>9s} {'x base':>7s}"
+        f"{'model':40s} {'weights':>9s} {'infer/s':>9s} {'x base':>7s} {'train/s':>9s} {'x base':>7s}"
     )
     for name in infer:
         inf = infer_rate[name]
@@ -169,13 +179,13 @@ def main() -> None:
             if name.startswith("plain") or inf >= GOAL_INFER
             else f"  (goal {GOAL_INFER:.0f}/s missed)"
         )
-        n_weights = weights.get(name.removesuffix(" + flip"))
+        n_weights = weights[name.split(" + ")[0]]
         training = (
             f"{train_rate[name]:9.0f} {train_rate[name] / b_tr:7.2f}"
             if name in train_rate
             else f"{'-':>9s} {'-':>7s}"
         )
-        print(f"{name:31s} {n_weights:9,d} {inf:9.0f} {inf / b_inf:7.2f} {training}{flag}")
+        print(f"{name:40s} {n_weights:9,d} {inf:9.0f} {inf / b_inf:7.2f} {training}{flag}")
     _write(args, weights, infer_rate, train_rate)
 
 
@@ -187,7 +197,7 @@ def _write(args, weights: dict, infer_rate: dict, train_rate: dict) -> None:
     base = "plain 4-layer CNN"
     rows = {
         name: {
-            "weights": weights[name.removesuffix(" + flip")],
+            "weights": weights[name.split(" + ")[0]],
             "inference_per_second": rate,
             "inference_vs_plain_cnn": rate / infer_rate[base],
             "training_per_second": train_rate.get(name),

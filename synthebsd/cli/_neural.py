@@ -115,6 +115,12 @@ def calibrate(
         help="calibrate predictions averaged with each pattern's left-right mirror, and "
         "mark the checkpoint to predict so (needs a training PCx of 0.5)",
     ),
+    rotations: str | None = typer.Option(
+        None,
+        "--rotations",
+        help="with --flip, also average the flip pairs of each pattern turned in its plane "
+        "about the PC by these angles, e.g. '5,-5,10,-10' (two network passes each)",
+    ),
 ) -> None:
     """Calibrate a checkpoint's predicted error on held-out patterns (isotonic fit).
 
@@ -129,9 +135,15 @@ def calibrate(
 
     with exit_on_user_error():
         cfg = load_train_run_config(config)
+        try:
+            turns = tuple(float(v) for v in rotations.split(",")) if rotations else ()
+        except ValueError:
+            raise ValueError(
+                f"--rotations takes angles in degrees, e.g. '5,-5', got {rotations!r}"
+            ) from None
         summary = calibrate_run(
             checkpoint, cfg, out, device=device, cache_dir=cache_dir,
-            pc_correction=pc_correction, flip=flip,
+            pc_correction=pc_correction, flip=flip, rotations_deg=turns,
         )  # fmt: skip
 
     def rounded(value):

@@ -13,8 +13,9 @@
   (:func:`predict_orientations`, :func:`predict_regions`), and the held-out calibrations
   of the predicted error (:func:`fit_uncertainty_calibration`) and of the rotation an
   offset of the projection centre makes the network read (:func:`fit_pc_correction`);
-- test-time flip: each pattern averaged with its left–right mirror, an exact second view
-  when the pattern centre is on the detector's middle column (:func:`predict_with_flip`);
+- test-time views: each pattern averaged with its left–right mirror, an exact second view
+  when the pattern centre is on the detector's middle column (:func:`predict_with_flip`),
+  and optionally with turned copies of the pair (:class:`InferenceViews`);
 - the shipped default checkpoint for the demo cell (:func:`shipped_checkpoint`).
 
 Models consume the items of the dataset contract (``synthebsd.datasets``). Importing this
@@ -48,6 +49,7 @@ from synthebsd.models._flip import (
 from synthebsd.models._inference import (
     class_phase_ids,
     class_symmetry_table,
+    inference_views,
     map_dose_counts,
     predict_orientations,
     predict_regions,
@@ -98,6 +100,7 @@ from synthebsd.models._tasks import (
     segmentation_targets,
 )
 from synthebsd.models._train import CLASS_NAMES, SHUFFLE_STREAM, resolve_device, train
+from synthebsd.models._views import InferenceViews, detector_normal, rotate_patterns
 
 __all__ = [
     "FLIP_PC_TOLERANCE",
@@ -119,6 +122,7 @@ __all__ = [
     "OutsideTrainingRangeWarning",
     "PatternNormalizer",
     "SegmentationNet",
+    "InferenceViews",
     "TooFewPointsError",
     "UnknownModelError",
     "apply_pc_correction",
@@ -127,6 +131,7 @@ __all__ = [
     "check_flip_pc",
     "class_symmetry_table",
     "create_model",
+    "detector_normal",
     "detector_metadata",
     "disorientation",
     "estimate_dose_counts",
@@ -152,6 +157,7 @@ __all__ = [
     "quaternion_product",
     "read_checkpoint_metadata",
     "resolve_device",
+    "rotate_patterns",
     "sample_frame_errors",
     "save_checkpoint",
     "segmentation_loss",
@@ -160,6 +166,7 @@ __all__ = [
     "segmentation_targets",
     "symmetry_operators",
     "symmetry_table",
+    "inference_views",
     "train",
     "uncertainty_nll",
     "weights_sha256",

@@ -113,6 +113,7 @@ def held_out_predictions(
     device: str | torch.device = "cpu",
     progress: bool = True,
     flip: bool = False,
+    rotations_deg: tuple[float, ...] = (),
 ) -> dict[str, np.ndarray]:
     """The raw predictions of an orientation checkpoint on labelled items, with the truth.
 
@@ -127,9 +128,10 @@ def held_out_predictions(
         How the network runs.
     progress
         Show a progress bar.
-    flip
-        Average each pattern with its left–right mirror, as
-        :func:`~synthebsd.models.predict_orientations` does with ``flip=True``.
+    flip, rotations_deg
+        See each pattern through these test-time views, as
+        :func:`~synthebsd.models.predict_orientations` does with them
+        (:func:`~synthebsd.models.inference_views`, at the training PC).
 
     Returns
     -------
@@ -142,7 +144,7 @@ def held_out_predictions(
     from torch.utils.data import DataLoader
     from tqdm.auto import tqdm
 
-    from synthebsd.models._inference import class_symmetry_table
+    from synthebsd.models._inference import inference_views
     from synthebsd.models._rotation import symmetry_table
     from synthebsd.models._tasks import orientation_columns
 
@@ -156,11 +158,8 @@ def held_out_predictions(
     )
     loader = DataLoader(dataset, batch_size=batch_size)
     batches = tqdm(loader, desc="held-out predictions", unit="batch", disable=not progress)
-    class_operators = None
-    if flip:
-        table = class_symmetry_table(checkpoint.phase_names)
-        class_operators = torch.as_tensor(table, dtype=torch.float32, device=device)
-    c = orientation_columns(model, batches, operators, device, class_operators)
+    views = inference_views(checkpoint, flip, rotations_deg)
+    c = orientation_columns(model, batches, operators, device, views)
     error = np.where(c["pid"] >= 0, c["err"], np.nan)
     out = {
         "error_deg": error,

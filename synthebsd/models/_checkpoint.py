@@ -5,8 +5,9 @@ One ``.safetensors`` file holds the weights and, in its header, the metadata as 
 symmetry used, the detector (shape, Bruker projection centre, tilts), the pattern
 normalisation, the forward-model key of the training data, the projection-centre and
 dose range the training covered, the training settings, the held-out calibrations
-(``uncertainty_calibration``, ``pc_correction``, and ``test_time_flip`` when the
-calibration was fitted on flip-averaged predictions), package versions and a SHA-256
+(``uncertainty_calibration``, ``pc_correction``, and ``test_time_flip`` and
+``test_time_rotations_deg`` when the calibration was fitted on predictions averaged over
+test-time views), package versions and a SHA-256
 of the weights. Loading rebuilds the model from the registry, verifies the checksum and
 refuses patterns, detectors or phases that do not fit, with errors that say what
 differs; inputs outside the covered range raise :class:`OutsideTrainingRangeWarning`.
@@ -138,6 +139,12 @@ class Checkpoint:
         """Whether predictions average each pattern with its mirror
         (:func:`~synthebsd.models.predict_with_flip`); its calibration was fitted so."""
         return bool(self.metadata.get("test_time_flip", False))
+
+    @property
+    def test_time_rotations_deg(self) -> tuple[float, ...]:
+        """In-plane turns (degrees) of the extra flip pairs its predictions average
+        (:class:`~synthebsd.models.InferenceViews`); its calibration was fitted so."""
+        return tuple(float(r) for r in self.metadata.get("test_time_rotations_deg", ()))
 
     @property
     def pc_correction(self) -> dict | None:

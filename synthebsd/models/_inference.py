@@ -12,6 +12,7 @@ final arrays come back to the host.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -22,11 +23,12 @@ from orix.quaternion import Rotation
 from synthebsd.conventions import PHASE_IDS, Region
 from synthebsd.models._calibration import apply_uncertainty_calibration
 from synthebsd.models._checkpoint import Checkpoint
-from synthebsd.models._flip import check_flip_pc, predict_with_flip
+from synthebsd.models._flip import check_flip_pc
 from synthebsd.models._networks import fuse_batch_norm
 from synthebsd.models._pc_correction import apply_pc_correction, per_pattern_pc
 from synthebsd.models._rotation import symmetry_table
 from synthebsd.models._tasks import estimate_dose_counts
+from synthebsd.models._views import InferenceViews, detector_normal
 from synthebsd.phases import get_phase
 
 if TYPE_CHECKING:
@@ -39,6 +41,7 @@ __all__ = [
     "predict_orientations",
     "predict_regions",
     "predict_tensors",
+    "inference_views",
 ]
 
 
@@ -75,7 +78,7 @@ def predict_tensors(
     model: nn.Module,
     patterns: torch.Tensor,
     batch_size: int = 512,
-    class_operators: torch.Tensor | None = None,
+    views: Callable[[nn.Module, torch.Tensor], dict[str, torch.Tensor]] | None = None,
 ) -> dict[str, torch.Tensor]:
     """Run an orientation model over (n, rows, cols) patterns in batches, on their device.
 
@@ -87,10 +90,9 @@ def predict_tensors(
         (n, rows, cols) raw patterns.
     batch_size
         Patterns per forward pass.
-    class_operators
-        With :func:`class_symmetry_table`'s table, each pattern is averaged with its
-        left–right mirror (:func:`~synthebsd.models.predict_with_flip`, twice the work);
-        None runs the patterns alone.
+    views
+        How the network sees each pattern (:func:`inference_views`: its left–right
+        mirror, twice the work, and optionally turned copies); None: the pattern alone.
 
     Returns
     -------
@@ -102,10 +104,7 @@ def predict_tensors(
     parts: dict[str, list[torch.Tensor]] = {}
     for start in range(0, patterns.shape[0], batch_size):
         chunk = patterns[start : start + batch_size]
-        if class_operators is None:
-            out = model(chunk)
-        else:
-            out = predict_with_flip(model, chunk, class_operators)
+        out = model(chunk) if views is None else views(model, chunk)
         out["class_probability"] = out["class_logits"].softmax(dim=1)
         for k in ("quaternion", "class_probability", "uncertainty_deg", "flip_angle_deg"):
             if k in out:  # not the embedding: predictions only
@@ -143,6 +142,59 @@ def class_symmetry_table(phase_names: dict[int, str]) -> np.ndarray:
     return np.concatenate([table, identity])[class_phase_ids(phase_names)]  # −1 → identity
 
 
+def inference_views(
+    checkpoint: Checkpoint,
+    flip: bool | None = None,
+    rotations_deg: Sequence[float] | None = None,
+    pc_bruker: Any = None,
+) -> InferenceViews | None:
+    """The views an orientation checkpoint predicts from (for :func:`predict_tensors`).
+
+    Parameters
+    ----------
+    checkpoint
+        An orientation checkpoint.
+    flip, rotations_deg
+        The flip pair, and the in-plane turns of extra pairs (degrees; need the flip:
+        ``flip=False`` drops the checkpoint's turns too); None takes the checkpoint's
+        ``test_time_flip`` and ``test_time_rotations_deg``, which its uncertainty
+        calibration was fitted with.
+    pc_bruker
+        The patterns' projection centre (Bruker; one or one per pattern, the mean is
+        used): the centre of the turns and the check of the flip; default the training
+        detector's.
+
+    Returns
+    -------
+    views
+        A :class:`~synthebsd.models.InferenceViews`, or None without the flip.
+
+    Raises
+    ------
+    ValueError
+        If turns are asked for without the flip.
+    """
+    if rotations_deg is not None and tuple(rotations_deg) and flip is False:
+        raise ValueError("In-plane turns of the patterns come in flip pairs: they need the flip")
+    flip = checkpoint.test_time_flip if flip is None else flip
+    if not flip:  # no flip, no turned pairs either
+        return None
+    rotations = checkpoint.test_time_rotations_deg if rotations_deg is None else rotations_deg
+    rotations = tuple(float(r) for r in rotations)
+    check_flip_pc(pc_bruker)
+    detector = checkpoint.metadata["detector"]
+    pc = np.asarray(detector["pc_bruker"] if pc_bruker is None else pc_bruker, dtype=float)
+    pcx, pcy = pc.reshape(-1, 3).mean(axis=0)[:2]
+    rows, cols = checkpoint.detector_shape
+    table = class_symmetry_table(checkpoint.phase_names)
+    return InferenceViews(
+        class_operators=torch.as_tensor(table, dtype=torch.float32),
+        rotations_deg=rotations,
+        axis=tuple(detector_normal(detector["sample_tilt_deg"], detector["camera_tilt_deg"])),
+        centre_px=(float(pcy * rows - 0.5), float(pcx * cols - 0.5)),  # Bruker: from the edges
+    )
+
+
 def _geometry(like: CrystalMap | None, nav: tuple[int, ...]) -> dict:
     n = int(np.prod(nav)) if nav else 1
     if like is None:
@@ -163,6 +215,7 @@ def predict_orientations(
     regions: np.ndarray | None = None,
     pc_bruker: Any = None,
     flip: bool | None = None,
+    rotations_deg: Sequence[float] | None = None,
 ) -> CrystalMap:
     """Orientation map of patterns with an orientation checkpoint.
 
@@ -196,6 +249,10 @@ def predict_orientations(
         (:func:`~synthebsd.models.predict_with_flip`; exact for PCx = 0.5, a warning
         beyond ±0.02 of it); None takes the checkpoint's ``test_time_flip``, whose
         uncertainty calibration was fitted that way.
+    rotations_deg
+        With the flip, also the flip pairs of the patterns turned by these angles in
+        their plane about the PC (:class:`~synthebsd.models.InferenceViews`, two more
+        network passes each); None takes the checkpoint's ``test_time_rotations_deg``.
 
     Returns
     -------
@@ -222,17 +279,12 @@ def predict_orientations(
         pc_bruker = per_pattern_pc(pc_bruker, source.shape[0])
     threshold = checkpoint.max_uncertainty_deg
     threshold = float(threshold if max_uncertainty_deg is None else max_uncertainty_deg)
-    flip = checkpoint.test_time_flip if flip is None else flip
+    views = inference_views(checkpoint, flip, rotations_deg, pc_bruker)
     device = torch.device(device)
     model = fuse_batch_norm(checkpoint.model).to(device, memory_format=torch.channels_last)
-    class_operators = None
-    if flip:
-        check_flip_pc(pc_bruker)
-        table = class_symmetry_table(checkpoint.phase_names)
-        class_operators = torch.as_tensor(table, dtype=torch.float32, device=device)
     parts: dict[str, list[np.ndarray]] = {}
     for chunk in _batches(source, batch_size, device):
-        for k, v in predict_tensors(model, chunk, batch_size, class_operators).items():
+        for k, v in predict_tensors(model, chunk, batch_size, views).items():
             parts.setdefault(k, []).append(v.double().cpu().numpy())
     out = {k: np.concatenate(v) for k, v in parts.items()}
     out["quaternion"] = apply_pc_correction(checkpoint.pc_correction, out["quaternion"], pc_bruker)
@@ -257,7 +309,7 @@ def predict_orientations(
             "uncertainty_deg": out["uncertainty_deg"],
             "region": (classes if regions is None else regions).astype(np.int64),
             "class_probability": out["class_probability"].max(axis=1),
-            **({"flip_angle_deg": out["flip_angle_deg"]} if flip else {}),
+            **({"flip_angle_deg": out["flip_angle_deg"]} if views is not None else {}),
         },
         **_geometry(like, nav),
     )

@@ -20,7 +20,6 @@ import torch.nn.functional as F
 
 from synthebsd.config import TrainConfig
 from synthebsd.conventions import Region
-from synthebsd.models._flip import predict_with_flip
 from synthebsd.models._losses import disorientation, segmentation_loss, uncertainty_nll
 from synthebsd.models._metrics import orientation_metrics, segmentation_metrics
 
@@ -145,24 +144,19 @@ def segmentation_losses(
 
 
 @torch.no_grad()
-def orientation_columns(
-    model, loader, operators: torch.Tensor, device, class_operators: torch.Tensor | None = None
-) -> dict[str, np.ndarray]:
+def orientation_columns(model, loader, operators: torch.Tensor, device, views=None) -> dict:
     """Per item of a loader: ``err`` (disorientation to the truth, °), ``unc`` (the raw
     predicted error, °), ``cls`` (predicted class), ``reg`` (true class), ``pid``, ``q``
     and ``q_true`` (predicted and true quaternions) and, where items have one, ``pc``.
-    With ``class_operators`` (per class, as ``predict_tensors`` takes them) each pattern
-    is averaged with its mirror (:func:`~synthebsd.models.predict_with_flip`)."""
+    With ``views`` (:func:`~synthebsd.models.inference_views`) the network sees each
+    pattern through them, as :func:`~synthebsd.models.predict_tensors` does."""
     was_training = model.training
     model.eval()
     names = ("err", "unc", "cls", "reg", "pid", "q", "q_true", "pc")
     cols: dict[str, list[np.ndarray]] = {k: [] for k in names}
     for batch in loader:
         batch = {k: v.to(device) for k, v in batch.items()}
-        if class_operators is None:
-            out = model(batch["pattern"])
-        else:
-            out = predict_with_flip(model, batch["pattern"], class_operators)
+        out = model(batch["pattern"]) if views is None else views(model, batch["pattern"])
         pid = batch["phase_id"]
         angle = disorientation(
             out["quaternion"],

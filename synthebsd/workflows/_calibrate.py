@@ -41,6 +41,7 @@ def calibrate_run(
     cache_dir: str | Path | None = None,
     pc_correction: bool = False,
     flip: bool = False,
+    rotations_deg: tuple[float, ...] = (),
 ) -> dict[str, Any]:
     """Calibrate a checkpoint's orientations and predicted error on a run's held-out data.
 
@@ -69,6 +70,10 @@ def calibrate_run(
         (:func:`~synthebsd.models.predict_with_flip`) and mark the checkpoint so
         (``test_time_flip``), so that its predictions do the same. Needs a training PC
         on the detector's middle column (PCx within 0.02 of 0.5).
+    rotations_deg
+        With ``flip``, also average the flip pairs of each pattern turned by these angles
+        (degrees) about the PC (:class:`~synthebsd.models.InferenceViews`), and mark the
+        checkpoint so (``test_time_rotations_deg``).
 
     Returns
     -------
@@ -93,6 +98,9 @@ def calibrate_run(
     ck = models.load_checkpoint(path, device=device)
     if ck.task != "orientation":
         raise models.IncompatibleInputError(f"{path} is a {ck.task} checkpoint, not orientation")
+    rotations_deg = tuple(float(r) for r in rotations_deg)
+    if rotations_deg and not flip:
+        raise ValueError("Turned views come in flip pairs: --rotations needs --flip")
     pc_x = float(ck.metadata["detector"]["pc_bruker"][0])
     if flip and abs(pc_x - 0.5) > models.FLIP_PC_TOLERANCE:
         raise ValueError(
@@ -105,7 +113,7 @@ def calibrate_run(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
 
-    cols = models.held_out_predictions(ck, data, batch_size, device, progress, flip)
+    cols = models.held_out_predictions(ck, data, batch_size, device, progress, flip, rotations_deg)
     has = cols["phase_id"] >= 0
     part = config.validation
     source = {
@@ -116,6 +124,7 @@ def calibrate_run(
     }
     metadata = {k: v for k, v in ck.metadata.items() if k != "pc_correction"}
     metadata["test_time_flip"] = flip
+    metadata["test_time_rotations_deg"] = list(rotations_deg)
     raw_error_deg = np.nan_to_num(cols["error_deg"], nan=180.0)
     error_deg = raw_error_deg.copy()  # after the PC correction, if one is fitted
     skipped = None if pc_correction else "not asked for"
@@ -166,6 +175,7 @@ def calibrate_run(
         "pc_correction": metadata.get("pc_correction"),
         "pc_correction_skipped": skipped,
         "test_time_flip": flip,
+        "test_time_rotations_deg": list(rotations_deg),
         "metrics_in_sample": metrics,
     }
     save_json(summary, out / "summary.json")

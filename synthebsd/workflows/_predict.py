@@ -225,6 +225,7 @@ def predict_map(
         "scan_unit": like.scan_unit,
         "max_uncertainty_deg": threshold,
         "test_time_flip": bool(flip),
+        "test_time_rotations_deg": list(ck.test_time_rotations_deg) if flip else [],
         "fraction_indexed": float(indexed.mean()),
         "fraction_per_phase": {
             name: float((xmap.phase_id == pid).mean()) for pid, name in ck.phase_names.items()

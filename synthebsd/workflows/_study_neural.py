@@ -142,6 +142,7 @@ def neural_rows(
     info["weights_sha256"] = ck.metadata.get("weights_sha256")
     info["uncertainty_calibrated"] = ck.uncertainty_calibration is not None
     info["test_time_flip"] = ck.test_time_flip
+    info["test_time_rotations_deg"] = list(ck.test_time_rotations_deg)
     print(f"[synthebsd] neural indexing ({info['model']}) ...", flush=True)
     t0 = time.perf_counter()
     # Every point the network calls crystalline, whatever its predicted error: the

@@ -172,3 +172,16 @@ def trained(pattern_dataset, tmp_path_factory):
     out = tmp_path_factory.mktemp("trained")
     result = train(tiny_config(), pattern_dataset, out, progress=False)
     return result
+
+
+@pytest.fixture(scope="session")
+def random_rotations():
+    """``random_rotations(n, seed)``: seeded uniform rotations (orix's ``random`` takes no
+    seed)."""
+    from orix.quaternion import Rotation
+
+    def make(n: int, seed: int) -> Rotation:
+        q = np.random.default_rng(seed).normal(size=(n, 4))
+        return Rotation(q / np.linalg.norm(q, axis=1, keepdims=True))
+
+    return make

@@ -7,8 +7,10 @@ import pytest
 import torch
 from orix.quaternion import Orientation, Rotation
 
+from synthebsd.analyze import pattern_ncc
 from synthebsd.models import (
     FLIP_QUATERNION,
+    InferenceViews,
     OutsideTrainingRangeWarning,
     check_flip_pc,
     class_symmetry_table,
@@ -24,20 +26,11 @@ from synthebsd.models._flip import _combine
 from synthebsd.phases import get_phase
 
 
-def _random_rotations(n: int, seed: int) -> Rotation:
-    q = np.random.default_rng(seed).normal(size=(n, 4))
-    return Rotation(q / np.linalg.norm(q, axis=1, keepdims=True))
-
-
-def _ncc(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    a = a.reshape(len(a), -1) - a.reshape(len(a), -1).mean(1, keepdims=True)
-    b = b.reshape(len(b), -1) - b.reshape(len(b), -1).mean(1, keepdims=True)
-    return (a * b).sum(1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)
-
-
-def test_a_mirrored_pattern_is_the_pattern_of_the_flipped_orientation(master_patterns, detector):
+def test_a_mirrored_pattern_is_the_pattern_of_the_flipped_orientation(
+    master_patterns, detector, random_rotations
+):
     """kikuchipy's own projection: fliplr(P(g)) = P(g ⊗ r) at PCx 0.5, and not off it."""
-    g = _random_rotations(12, 3)
+    g = random_rotations(12, 3)
     r = Rotation(FLIP_QUATERNION)
     mp = master_patterns["Li"]
 
@@ -46,12 +39,12 @@ def test_a_mirrored_pattern_is_the_pattern_of_the_flipped_orientation(master_pat
 
     assert detector.pc.reshape(-1, 3)[0, 0] == 0.5
     plain, turned = project(g, detector), project(g * r, detector)
-    assert _ncc(plain[..., ::-1], turned).min() > 0.99
-    assert _ncc(plain, turned).max() < 0.9  # the views differ: the test can fail
+    assert pattern_ncc(plain[..., ::-1], turned).min() > 0.99
+    assert pattern_ncc(plain, turned).max() < 0.9  # the views differ: the test can fail
     off = detector.deepcopy()
     off.pc = (0.42, 0.25, 0.55)
     plain, turned = project(g, off), project(g * r, off)
-    assert np.median(_ncc(plain[..., ::-1], turned)) < 0.9
+    assert np.median(pattern_ncc(plain[..., ::-1], turned)) < 0.9
 
 
 def _outputs(q: np.ndarray, classes: np.ndarray, uncertainty: float) -> dict[str, torch.Tensor]:
@@ -64,11 +57,13 @@ def _outputs(q: np.ndarray, classes: np.ndarray, uncertainty: float) -> dict[str
     }
 
 
-def test_two_views_of_one_orientation_average_to_it_whatever_equivalent_comes_back():
+def test_two_views_of_one_orientation_average_to_it_whatever_equivalent_comes_back(
+    random_rotations,
+):
     """The flipped view returned as any symmetry equivalent, either quaternion sign."""
     rng = np.random.default_rng(0)
     n = 50
-    g = _random_rotations(n, 1)
+    g = random_rotations(n, 1)
     ops = symmetry_operators("Li")
     s = Rotation(ops[rng.integers(0, len(ops), n)])
     sign = rng.choice([-1.0, 1.0], (n, 1))
@@ -115,7 +110,8 @@ def test_the_flip_follows_the_device():
     """The CUDA path on the meta device."""
     model = fuse_batch_norm(create_model("orientation_cnn_tiny")).to("meta")
     table = torch.as_tensor(class_symmetry_table({0: "Li", 1: "Cu"}), device="meta")
-    out = predict_tensors(model, torch.empty(10, 60, 60, device="meta"), 4, table)
+    views = InferenceViews(table, (5.0,), (0.34, 0.0, 0.94), (14.5, 29.5))
+    out = predict_tensors(model, torch.empty(10, 60, 60, device="meta"), 4, views)
     assert set(out) == {"quaternion", "class_probability", "uncertainty_deg", "flip_angle_deg"}
     assert out["quaternion"].shape == (10, 4) and out["flip_angle_deg"].shape == (10,)
     assert all(v.device.type == "meta" for v in out.values())

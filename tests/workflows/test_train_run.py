@@ -377,6 +377,12 @@ def test_calibrate_a_checkpoint_on_the_run_held_out_data(tmp_path, data_config, 
         flipped.uncertainty_calibration, d.prop["uncertainty_deg"]
     )
     np.testing.assert_allclose(c.prop["uncertainty_deg"], expected)
+    # turned views come in flip pairs, as angles in degrees
+    for extra, message in ((["--rotations", "5"], "needs --flip"),
+                           (["--flip", "--rotations", "5,a"], "takes angles")):  # fmt: skip
+        bad = CliRunner().invoke(app, [*args[:-4], "--out", str(tmp_path / "bad"), *args[-2:],
+                                       *extra])  # fmt: skip
+        assert bad.exit_code == 2 and message in bad.output, bad.output
     # no held-out data, no calibration
     del config["validation"]
     run.write_text(yaml.safe_dump(config))
