@@ -57,6 +57,35 @@ def check_flip_pc(pc_bruker: np.ndarray | None) -> None:
         )
 
 
+def nearest_equivalent(
+    reference: torch.Tensor, other: torch.Tensor, operators: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The symmetry equivalent s ⊗ other closest to ``reference``, and the angle between.
+
+    Parameters
+    ----------
+    reference, other
+        (n, 4) unit quaternions (orix order).
+    operators
+        (n, k, 4) each point's proper symmetry rotations.
+
+    Returns
+    -------
+    nearest, angle_deg
+        (n, 4) the equivalent with the sign of positive ⟨·, reference⟩, and (n,) the
+        disorientation in degrees. ⟨s ⊗ b, q⟩ = ⟨s, q ⊗ b*⟩, so only the chosen
+        equivalent is ever formed.
+    """
+    sign = torch.tensor([1.0, -1.0, -1.0, -1.0], dtype=other.dtype, device=other.device)
+    dots = torch.einsum("nkd,nd->nk", operators, quaternion_product(reference, other * sign))
+    best = dots.abs().argmax(1)
+    rows = torch.arange(len(other), device=other.device)
+    chosen = dots[rows, best]
+    nearest = quaternion_product(operators[rows, best], other)
+    angle = torch.rad2deg(2.0 * torch.arccos(chosen.abs().clamp(max=1.0)))
+    return torch.sign(chosen + 1e-30).unsqueeze(1) * nearest, angle
+
+
 def _combine(
     plain: dict[str, torch.Tensor],
     flipped: dict[str, torch.Tensor],
@@ -69,18 +98,9 @@ def _combine(
     back = quaternion_product(
         flipped["quaternion"], torch.tensor(FLIP_QUATERNION, dtype=q.dtype, device=q.device)
     )
-    # The symmetry equivalent s ⊗ back of the flipped view closest to the plain one, then
-    # the chordal mean: right for the few degrees the two views differ by. ⟨s ⊗ b, q⟩ =
-    # ⟨s, q ⊗ b*⟩, so only the chosen equivalent is ever formed.
-    operators = class_operators[classes]  # (n, k, 4)
-    conjugate = back * torch.tensor([1.0, -1.0, -1.0, -1.0], dtype=q.dtype, device=q.device)
-    dots = torch.einsum("nkd,nd->nk", operators, quaternion_product(q, conjugate))
-    best = dots.abs().argmax(1)
-    rows = torch.arange(len(q), device=q.device)
-    chosen = dots[rows, best]
-    nearest = quaternion_product(operators[rows, best], back)
-    nearest = torch.sign(chosen + 1e-30).unsqueeze(1) * nearest
-    angle = torch.rad2deg(2.0 * torch.arccos(chosen.abs().clamp(max=1.0)))
+    # the flipped view's equivalent closest to the plain one, then the chordal mean: right
+    # for the few degrees the two views differ by
+    nearest, angle = nearest_equivalent(q, back, class_operators[classes])
     # Views further apart cannot both be close: their mean would be far from either (and
     # outside a refinement's basin), so the view its own head trusts more is kept.
     trusted = torch.where(

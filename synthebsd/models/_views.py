@@ -19,7 +19,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from synthebsd.models._flip import FLIP_MAX_MEAN_ANGLE_DEG, predict_with_flip
+from synthebsd.models._flip import (
+    FLIP_MAX_MEAN_ANGLE_DEG,
+    nearest_equivalent,
+    predict_with_flip,
+)
 from synthebsd.models._rotation import quaternion_product
 
 if TYPE_CHECKING:
@@ -113,7 +117,6 @@ class InferenceViews:
         if not self.rotations_deg:
             return out
         q = out["quaternion"]
-        rows = torch.arange(len(q), device=q.device)
         operators = ops.to(q.dtype)[out["class_logits"].argmax(1)]  # (n, k, 4)
         total, used = q.clone(), torch.ones(len(q), dtype=q.dtype, device=q.device)
         squares = out["uncertainty_deg"] ** 2
@@ -121,15 +124,7 @@ class InferenceViews:
         for phi in self.rotations_deg:
             turned = predict_with_flip(model, rotate_patterns(patterns, phi, self.centre_px), ops)
             back = quaternion_product(turned["quaternion"], self._turn(-phi, q))
-            conjugate = back * torch.tensor(
-                [1.0, -1.0, -1.0, -1.0], dtype=q.dtype, device=q.device
-            )
-            dots = torch.einsum("nkd,nd->nk", operators, quaternion_product(q, conjugate))
-            best = dots.abs().argmax(1)
-            chosen = dots[rows, best]
-            nearest = quaternion_product(operators[rows, best], back)
-            nearest = torch.sign(chosen + 1e-30).unsqueeze(1) * nearest
-            angle = torch.rad2deg(2.0 * torch.arccos(chosen.abs().clamp(max=1.0)))
+            nearest, angle = nearest_equivalent(q, back, operators)
             agree = angle <= FLIP_MAX_MEAN_ANGLE_DEG
             total = total + agree.unsqueeze(1) * nearest
             used = used + agree
