@@ -99,17 +99,18 @@ def predict_map(
     flip
         Average each pattern with its left–right mirror
         (:func:`~synthebsd.models.predict_with_flip`, a warning when the PC is off the
-        detector's middle column); None: as the checkpoint was calibrated
-        (``test_time_flip``).
+        detector's middle column), and with the checkpoint's turned pairs if it has
+        them; False: neither; None: as the checkpoint was calibrated (``test_time_flip``,
+        ``test_time_rotations_deg``).
 
     Returns
     -------
     summary
         What ``summary.json`` holds: file, checkpoint (model, phases, forward-model key,
         coverage), map shape and steps, fraction indexed (overall and per phase),
-        fraction per predicted class, median predicted error of indexed points, whether
-        the flip was used, patterns per second, the detector used, the estimated dose, and the warnings issued; with
-        ``refine``, ``refined`` (fraction indexed, median NCC, seconds by stage, patterns
+        fraction per predicted class, median predicted error of indexed points, the
+        test-time views used, patterns per second, the detector used, the estimated
+        dose, and the warnings issued; with ``refine``, ``refined`` (fraction indexed, median NCC, seconds by stage, patterns
         per second of network and refinement together, master patterns).
 
     Raises
