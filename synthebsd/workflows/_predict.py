@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -35,6 +36,21 @@ from synthebsd.workflows._index_map import (
 from synthebsd.workflows._study_neural import in_phase_list, not_indexed_where
 
 __all__ = ["predict_map"]
+
+
+def _out_of_range_messages(fn: Callable[[], Any]) -> tuple[Any, list[str]]:
+    """``fn()`` and the messages of the ``OutsideTrainingRangeWarning``s it issued, every
+    warning handed on to the caller's filters."""
+    from synthebsd.models import OutsideTrainingRangeWarning  # lazy: torch
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", OutsideTrainingRangeWarning)
+        result = fn()
+    for w in caught:
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    return result, [
+        str(w.message) for w in caught if issubclass(w.category, OutsideTrainingRangeWarning)
+    ]
 
 
 def predict_map(
@@ -110,8 +126,9 @@ def predict_map(
         coverage), map shape and steps, fraction indexed (overall and per phase),
         fraction per predicted class, median predicted error of indexed points, the
         test-time views used, patterns per second, the detector used, the estimated
-        dose, and the warnings issued; with ``refine``, ``refined`` (fraction indexed, median NCC, seconds by stage, patterns
-        per second of network and refinement together, master patterns).
+        dose, and the warnings issued; with ``refine``, ``refined`` (fraction indexed,
+        median NCC, seconds by stage, patterns per second of network and refinement
+        together, master patterns).
 
     Raises
     ------
@@ -142,23 +159,16 @@ def predict_map(
     one_pc = detector.deepcopy()  # the refinement's, as index's: the map's mean PC
     if pc_bruker is None:  # the file's own (possibly per-pattern) PCs decide the range
         detector.pc = np.asarray(signal.detector.pc, dtype=float).reshape(-1, 3)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", models.OutsideTrainingRangeWarning)
+
+    def check_inputs() -> float:
         ck.check_detector(detector)
         dose = models.map_dose_counts(signal)
         ck.check_dose(dose)
-        flip = ck.test_time_flip if flip is None else flip
-        if flip:
-            models.check_flip_pc(detector.pc)
         if seg is not None:
             seg.check_detector(detector)
-    messages = [
-        str(w.message)
-        for w in caught
-        if issubclass(w.category, models.OutsideTrainingRangeWarning)
-    ]
-    for w in caught:  # hand them on to the caller's filters
-        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        return dose
+
+    dose, messages = _out_of_range_messages(check_inputs)
 
     nlpar_info, averaged = None, signal
     if nlpar_search_radius is not None:
@@ -170,12 +180,14 @@ def predict_map(
             raise ValueError("A segmentation checkpoint needs a 2-D map")
         regions = models.predict_regions(seg, signal, batch_size=batch_size, device=device)
     # every point the network calls crystalline (the refinement's starts), then the cut
-    with warnings.catch_warnings():  # the flip's PC was checked with the others above
-        warnings.simplefilter("ignore", models.OutsideTrainingRangeWarning)
-        start = models.predict_orientations(
+    start, flip_messages = _out_of_range_messages(  # the flip warns off the middle column
+        lambda: models.predict_orientations(
             ck, averaged, like=like, batch_size=batch_size, device=device,
             max_uncertainty_deg=np.inf, regions=regions, pc_bruker=detector.pc, flip=flip,
-        )  # fmt: skip
+        )
+    )  # fmt: skip
+    messages += flip_messages
+    flipped = "flip_angle_deg" in start.prop
     threshold = float(
         ck.max_uncertainty_deg if max_uncertainty_deg is None else max_uncertainty_deg
     )
@@ -225,8 +237,8 @@ def predict_map(
         "step_sizes": [float(like.dy), float(like.dx)] if like.ndim == 2 else [float(like.dx)],
         "scan_unit": like.scan_unit,
         "max_uncertainty_deg": threshold,
-        "test_time_flip": bool(flip),
-        "test_time_rotations_deg": list(ck.test_time_rotations_deg) if flip else [],
+        "test_time_flip": flipped,
+        "test_time_rotations_deg": list(ck.test_time_rotations_deg) if flipped else [],
         "fraction_indexed": float(indexed.mean()),
         "fraction_per_phase": {
             name: float((xmap.phase_id == pid).mean()) for pid, name in ck.phase_names.items()
