@@ -20,7 +20,9 @@ starts (``indexing.refine_pc``), the way to a median below the indexer's PC erro
 
 Prints, per pipeline, the median patterns/s over the repeats, the milliseconds per map
 point of each stage, the accuracy against the truth (identical in every repeat: the
-same seed) and the ratio of the two pipelines' rates in each repeat. Writes
+same seed), the ratio of the two pipelines' rates in each repeat and the ceilings of
+that ratio the stages allow (a free network; a free refinement; both free, when only the
+background correction is left). Writes
 ``neural_refine.json``, ``neural_refine_stages.png`` (milliseconds per point by stage)
 and ``neural_refine_errors.png`` (error histograms of the four rows) to ``--out``. On a
 shared machine the absolute rates are lower bounds; the ratios come from the same run.
@@ -70,6 +72,27 @@ def _stages(results) -> dict[str, dict[str, float]]:
                 stages[k] = stages.get(k, 0.0) + v
         out[pipeline] = stages
     return out
+
+
+def _ceilings(stages_ms: dict[str, dict[str, float]]) -> dict[str, float]:
+    """What the ratio could reach, from the measured milliseconds per point by stage.
+
+    Neural + refinement still reads and corrects every pattern, so even a free network
+    and a free refinement leave the background correction: the ratio cannot pass the
+    dictionary pipeline's time over that. ``budget_ms`` is what the network and its
+    refinement together may cost for the goal's ratio.
+    """
+    dictionary = sum(stages_ms["dictionary + refinement"].values())
+    neural = stages_ms["neural + refinement"]
+    shared = neural["background correction"]
+    network = neural.get("network", 0.0)
+    return {
+        "free_network": dictionary / (sum(neural.values()) - network),
+        "free_refinement": dictionary / (shared + network),
+        "free_network_and_refinement": dictionary / shared,
+        "budget_ms": dictionary / GOAL_RATIO - shared,
+        "network_and_refinement_ms": sum(neural.values()) - shared,
+    }
 
 
 def _plot(stages_ms: dict[str, dict[str, float]], errors: dict, out: Path) -> None:
@@ -175,6 +198,7 @@ def main() -> None:
         for p in PIPELINES
     }
     ratio = statistics.median(rep["ratio"] for rep in repeats)
+    ceilings = _ceilings(stages_ms)
     median_nr = accuracy["neural_refined"]["median_error_deg"]
     summary = {
         "map_points": int(truth.size),
@@ -189,6 +213,7 @@ def main() -> None:
         },
         "ms_per_point_by_stage": stages_ms,
         "ratio_median": ratio,
+        "ratio_ceilings": ceilings,
         "accuracy": {
             m: {
                 k: a[k]
@@ -225,6 +250,13 @@ def main() -> None:
     for p, st in stages_ms.items():
         parts = ", ".join(f"{k} {v:.3f}" for k, v in st.items() if v > 0)
         print(f"  {p}: {sum(st.values()):.3f} ({parts})")
+    print(
+        f"  ceilings of the ratio: {ceilings['free_network']:.2f}x with a free network, "
+        f"{ceilings['free_refinement']:.2f}x with a free refinement, "
+        f"{ceilings['free_network_and_refinement']:.2f}x with both free; "
+        f"{GOAL_RATIO:g}x needs network + refinement <= {ceilings['budget_ms']:.3f} ms per "
+        f"point (now {ceilings['network_and_refinement_ms']:.3f})"
+    )
     rates = summary["patterns_per_second_median"]
     per_repeat = ", ".join(f"{rep['ratio']:.2f}" for rep in repeats)
     print(
