@@ -25,7 +25,8 @@ def demo(
     ),
     cache_dir: Path | None = CACHE_DIR,
 ) -> None:
-    """Run the default end-to-end study: scene, patterns, Hough + dictionary indexing, errors."""
+    """Run the default end-to-end study: scene, patterns, Hough, dictionary + refinement,
+    the shipped network (alone and + refinement), errors against the truth."""
     # lazy: see synthebsd.cli
     from synthebsd.config import StudyConfig, load_config
     from synthebsd.workflows import format_summary, run_study
