@@ -1,7 +1,7 @@
 """Same-run indexing benchmark: synthebsd's torch backend against kikuchipy and de-ebsd.
 
     .venv/bin/python benchmarks/indexing.py [--n 2400] [--threads 2] [--refine-subset 400]
-        [--spherical 10] [--bandwidth 80] [--map 256] [--out benchmark-indexing]
+        [--spherical 10] [--bandwidth 80] [--map 256] [--device cpu] [--out benchmark-indexing]
 
 The same noisy patterns for every method: ``--n`` random Li orientations (seeded),
 60 × 60 px, the study's physics (dynamical master pattern, pixel integration 2 × 2,
@@ -24,6 +24,10 @@ model made the patterns than the one that indexes them. Measured in this one run
 5. with ``--map N``: an N × N two-phase (Li, Cu) map rendered to an h5ebsd file, then
    preprocessed, indexed and refined lazily by the torch backend in a separate process
    under ``/usr/bin/time -v`` (its maximum resident set size is the number reported).
+
+With ``--device cuda`` the torch backend and de-ebsd run on the GPU (the same-pattern
+rows and spherical indexing; kikuchipy has no GPU path and stays on the CPU, and the
+``--map`` memory run stays a CPU measurement).
 
 Prints patterns per second, success (fraction within 2° of the truth, not-indexed points
 count as failures), median error, and ratios to kikuchipy; writes ``indexing.json`` and
@@ -158,7 +162,7 @@ def bench_same_patterns(args, out: Path) -> dict:
     t = time.perf_counter()
     patterns = preprocess_patterns(EBSD(raw))
     t_pre = time.perf_counter() - t
-    cfg = IndexingConfig()
+    cfg = IndexingConfig(device=args.device)
     di_kw = cfg.dictionary_kwargs()
     res: dict = {"rows": {}, "errors": {}}
     rows, errs = res["rows"], res["errors"]
@@ -225,7 +229,7 @@ def bench_same_patterns(args, out: Path) -> dict:
 
             def de(b=b):
                 indexer = DictionaryIndexer(
-                    master, det, li.phase.point_group, 3.0, "cpu", match_binning=b
+                    master, det, li.phase.point_group, 3.0, args.device, match_binning=b
                 )
                 return indexer.index(np.asarray(patterns.data))[0]
 
@@ -284,6 +288,7 @@ def bench_same_patterns(args, out: Path) -> dict:
                     det,
                     seeds.rotations,
                     method=method,
+                    device=args.device,
                     **kw,
                 )[0]
             )
@@ -346,7 +351,7 @@ def bench_spherical(args) -> dict:
     master, det = _de_ebsd(li, detector)
     with PeakMemory(interval_s=0.01) as rss:
         t = time.perf_counter()
-        indexer = SphericalIndexer(master, det, bandwidth=args.bandwidth, device="cpu")
+        indexer = SphericalIndexer(master, det, bandwidth=args.bandwidth, device=args.device)
         t_build = time.perf_counter() - t
         t = time.perf_counter()
         rot, _ = indexer.index(np.asarray(patterns.data, dtype=np.float32))
@@ -510,6 +515,7 @@ def main(argv=None) -> None:
     ap.add_argument("--engine", default="dynamical", choices=["dynamical", "kinematical"])
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--skip-de-ebsd", action="store_true")
+    ap.add_argument("--device", default="cpu", help="torch backend and de-ebsd: cpu or cuda")
     ap.add_argument("--out", default="benchmark-indexing")
     ap.add_argument("--memory-run", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)

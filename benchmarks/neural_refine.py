@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/neural_refine.py [--width 200] [--repeats 3]
         [--threads 2] [--checkpoint shipped] [--refine-pc map [--pc-subset 200]]
-        [--out benchmark-neural-refine]
+        [--device cpu] [--out benchmark-neural-refine]
 
 The issue's goal: neural + refinement reaches a median ≤ 0.2° at ≥ 5× the patterns/s of
 dictionary + refinement. ``synthebsd evaluate`` and ``make demo`` measure it on maps of
@@ -17,6 +17,8 @@ each pipeline, then dictionary indexing (3°) + refinement from it and its Σ3 v
 and the network + refinement from its orientations. With ``--refine-pc map`` each
 refinement first fits one projection centre for the map from ``--pc-subset`` of its
 starts (``indexing.refine_pc``), the way to a median below the indexer's PC error.
+``--device cuda`` runs the dictionary, the network and the refinements on a GPU
+(``indexing.device``); the background correction stays on the CPU in both pipelines.
 
 Prints, per pipeline, the median patterns/s over the repeats, the milliseconds per map
 point of each stage, the accuracy against the truth (identical in every repeat: the
@@ -127,6 +129,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--refine-pc", choices=("none", "map"), default="none")
     parser.add_argument("--pc-subset", type=int, default=200, help="points of the PC fit")
+    parser.add_argument("--device", default="cpu", help="indexing.device: cpu or cuda")
     parser.add_argument("--out", type=Path, default=Path("benchmark-neural-refine"))
     args = parser.parse_args()
     if args.width < 1 or args.repeats < 1:
@@ -152,6 +155,7 @@ def main() -> None:
             "indexing": base.indexing.model_copy(
                 update={
                     "hough": False,
+                    "device": args.device,
                     "refine_pc": args.refine_pc,
                     "refine_pc_subset": args.pc_subset,
                 }
@@ -205,6 +209,7 @@ def main() -> None:
         "indexable_points": int(accuracy["refined"]["n_points"]),
         "repeats": repeats,
         "threads": args.threads,
+        "device": args.device,
         "refine_pc": args.refine_pc,
         "pc_subset": args.pc_subset if args.refine_pc == "map" else None,
         "checkpoint": str(checkpoint),
