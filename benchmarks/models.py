@@ -1,4 +1,4 @@
-"""Neural-model speed on the CPU: inference and training patterns/s, against a plain CNN.
+"""Neural-model speed: inference and training patterns/s against a plain CNN, CPU or --device.
 
     python benchmarks/models.py [--threads 2] [--batch 1024] [--repeats 5] \
         [--device cpu] [--out benchmark-models]
