@@ -7,6 +7,7 @@ import json
 
 import numpy as np
 import pytest
+import torch
 import yaml
 from typer.testing import CliRunner
 
@@ -78,6 +79,9 @@ def test_outputs_and_one_table(evaluated):
     )
     assert not np.array_equal(a.prop["grain_id"], b.prop["grain_id"])
     goals = {g["goal"]: g for g in summary["goals"]}
+    # the speed goal names what it was measured on (its 3,000 /s target is for 2 CPU cores)
+    speed = f"neural patterns/s in the study ({torch.get_num_threads()} CPU threads)"
+    assert goals[speed]["reached"] > 0
     low = goals["within 2 deg at <= 150 counts (neural)"]
     rows = [r for r in summary["table"] if r["case"] == "b_dose100" and r["method"] == "neural"]
     values = [r["fraction_within_2deg"] for r in rows]
