@@ -181,8 +181,10 @@ def evaluate(
     """Score a checkpoint on held-out scenes beside Hough and dictionary + refinement.
 
     One study per case (other seeds, grain and pore sizes, another preset's geometry,
-    several doses, beam damage) in --out/CASE/, then summary.json (one table: every case
-    and method, pooled rows, the goals reached), evaluation.png and calibration.png.
+    several doses, beam damage, and physics the default training never had: optics,
+    camera, specimen) in --out/CASE/, then summary.json (one table: every case and method,
+    pooled rows, the goals reached, the unseen physics beside its twins), evaluation.png
+    and calibration.png.
     """
     # lazy: see synthebsd.cli
     from synthebsd.config import load_evaluate_config

@@ -13,10 +13,10 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from synthebsd.config._base import StrictModel, read_yaml_mapping, validated
+from synthebsd.config._base import StrictModel, merged_mapping, read_yaml_mapping, validated
 from synthebsd.config._datasets import AugmentConfig, DatasetConfig
 from synthebsd.config._indexing import IndexingConfig
-from synthebsd.config._patterns import DetectorConfig, MasterPatternConfig
+from synthebsd.config._patterns import DetectorConfig, MasterPatternConfig, PatternConfig
 from synthebsd.config._scene import MicrostructureConfig
 from synthebsd.config._study import resolve_scene
 
@@ -276,10 +276,11 @@ def _default_cases() -> list[dict]:
         "electrolyte": {"phase": "LLZTO"},
     }
     dose50 = {"name": "cell_dose50", "scene": cell, "seed": 101, "dose_counts": 50.0}
+    dose1000 = {"name": "cell_dose1000", "scene": cell, "seed": 101, "dose_counts": 1000.0}
     dose200 = {"name": "cell_dose200", "scene": cell, "seed": 101, "dose_counts": 200.0}
     # in order of priority (the summary is written after every case)
     return [
-        {"name": "cell_dose1000", "scene": cell, "seed": 101, "dose_counts": 1000.0},
+        dose1000,
         dose50,
         # the same patterns averaged with their similar neighbours (NLPAR) first
         {**dose50, "name": "cell_dose50_nlpar", "nlpar": True},
@@ -300,7 +301,22 @@ def _default_cases() -> list[dict]:
         },  # fmt: skip
         dose200,
         {**dose200, "name": "cell_dose200_nlpar", "nlpar": True},
-    ]
+        # cell_dose1000's scenes and noise seeds with one piece of physics the default
+        # training never had (it renders a PSF of 0.5 px, a background of 35°, Poisson
+        # counts, no surface layer, no mixing), each scored apart from the goals
+        {**dose1000, "name": "unseen_psf", "patterns": {"psf_sigma_px": 1.0}},
+        {**dose1000, "name": "unseen_background", "patterns": {"background_sigma_deg": 28.0}},
+        # a 12-bit camera with a bias, read noise and 0.5 ADU per electron; 2.0e6
+        # electrons per pattern of yield 1 are ~990 per pixel at the background peak of
+        # the default detector (its background sums to 2,024), as cell_dose1000's counts
+        {**dose1000, "name": "unseen_camera",
+         "patterns": {"camera": {"enabled": True, "electrons_per_pattern": 2.0e6,
+                                 "gain_adu_per_electron": 0.5, "read_noise_adu": 8.0,
+                                 "offset_adu": 100.0, "bit_depth": 12}}},
+        # the specimen: a 20 nm amorphous FIB layer; the interaction volume's mixing
+        {**dose1000, "name": "unseen_surface_layer", "patterns": {"surface_layer": {"enabled": True}}},
+        {**dose1000, "name": "unseen_mixing", "patterns": {"mixing": {"enabled": True}}},
+    ]  # fmt: skip
 
 
 class EvaluationCase(StrictModel):
@@ -323,10 +339,39 @@ class EvaluationCase(StrictModel):
         "the seed of a case without it, the same raw patterns",
     )
 
+    patterns: dict[str, Any] = Field(
+        default_factory=dict,
+        description="pattern physics other than the default (PatternConfig settings, nested "
+        "mappings merged key by key; not dose_counts or damage, the case's own fields): "
+        "physics a network may not have been trained on. Such a case is scored apart from "
+        "the goals and beside its twin, the case of the same scene, seed, dose, damage, "
+        "PC and NLPAR without it ('unseen_physics' in summary.json)",
+    )
+
     @field_validator("scene", mode="before")
     @classmethod
     def _scene(cls, v: Any) -> Any:
         return resolve_scene(v)
+
+    @field_validator("patterns")
+    @classmethod
+    def _patterns(cls, v: dict[str, Any]) -> dict[str, Any]:
+        own = sorted({"dose_counts", "damage"} & set(v))
+        if own:
+            raise ValueError(f"set {own} with the case's own fields, not in 'patterns'")
+        PatternConfig.model_validate(v)  # names an unknown or invalid setting here
+        return v
+
+    def pattern_config(self) -> PatternConfig:
+        """The pattern physics of this case: the default with ``patterns`` merged in, the
+        case's dose and damage."""
+        own = {"dose_counts": self.dose_counts, "damage": {"enabled": self.damage}}
+        return PatternConfig.model_validate(merged_mapping(self.patterns, own))
+
+    @property
+    def unseen_physics(self) -> bool:
+        """Whether the case renders with pattern physics other than the default."""
+        return bool(self.patterns)
 
 
 class EvaluateConfig(StrictModel):
@@ -337,7 +382,11 @@ class EvaluateConfig(StrictModel):
     on the same patterns, at ``n_seeds`` seeds per case. The defaults are held out from
     the default training (``synthebsd/models/default_train.yaml``): other seeds, larger
     grains and pores, a PC offset, another preset's geometry, doses 50-1,000 and beam
-    damage, and the low-dose maps again after NLPAR.
+    damage, and the low-dose maps again after NLPAR. Five more cases render the
+    default-dose maps with one piece of physics each that the training never had (a wider
+    PSF, a narrower background, a camera, a FIB surface layer, boundary mixing:
+    :attr:`EvaluationCase.patterns`): the network is trained on the realistic forward
+    model, so on the other cases it is scored on the physics it was given.
     """
 
     cases: list[EvaluationCase] = Field(

@@ -19,7 +19,10 @@ from the maps the studies wrote (so they can be recomputed from the files):
 ``DIR/summary.json`` holds one table (a row per case, seed and method), the pooled rows
 per method (over the cases without NLPAR; the NLPAR cases have their own low-dose goal),
 and the issue's goals with the values reached over all seeds, at each seed, and their
-spread; ``DIR/evaluation.png`` is the one figure (success and median error per
+spread. Cases with pattern physics other than the default
+(:attr:`~synthebsd.config.EvaluationCase.patterns`) stay out of the pooled rows and the
+goals: ``unseen_physics`` sets each beside its twin (same scenes and noise seeds, default
+physics), what the physics a network was not trained on costs every method; ``DIR/evaluation.png`` is the one figure (success and median error per
 case and method, mean and s.d. over seeds), ``DIR/calibration.png`` the network's
 calibration over all runs without NLPAR.
 """
@@ -35,10 +38,8 @@ import yaml
 
 from synthebsd.analyze import indexing_summary, orientation_error_map
 from synthebsd.config import (
-    DamageConfig,
     EvaluateConfig,
     EvaluationCase,
-    PatternConfig,
     StudyConfig,
 )
 from synthebsd.conventions import Region
@@ -70,14 +71,14 @@ def case_study_config(
     case: EvaluationCase, config: EvaluateConfig, checkpoint: str, seed: int | None = None
 ) -> StudyConfig:
     """The study of one held-out case at ``seed`` (default the case's own; realistic
-    forward model, the checkpoint's rows)."""
+    forward model with the case's pattern physics, the checkpoint's rows)."""
     pc = np.add(config.detector.pc_bruker, case.pc_offset_bruker)
     return StudyConfig(
         seed=case.seed if seed is None else seed,
         scene=case.scene,
         detector=config.detector.model_copy(update={"pc_bruker": tuple(float(v) for v in pc)}),
         master_pattern=config.master_pattern,
-        patterns=PatternConfig(dose_counts=case.dose_counts, damage=DamageConfig(enabled=case.damage)),
+        patterns=case.pattern_config(),
         indexing=config.indexing.model_copy(
             update={"neural_checkpoint": checkpoint, "nlpar": case.nlpar}
         ),
@@ -164,7 +165,8 @@ _POOL_WEIGHTS = {
     "fraction_within_2deg_of_predicted_below_2deg": "n_predicted_below_2deg",
 }
 #: What a table row says about its run, not measured.
-_LABELS = ("case", "seed", "seed_index", "method", "dose_counts", "damage", "nlpar")
+_LABELS = ("case", "seed", "seed_index", "method", "dose_counts", "damage", "nlpar",
+           "unseen_physics")  # fmt: skip
 #: Summed over runs.
 _COUNTS = ("n_indexable", "n_points", "n_pore", "n_pore_flagged", "n_pore_found",
            "n_predicted_below_2deg", "n_patterns", "seconds")  # fmt: skip
@@ -198,9 +200,9 @@ def _pooled(rows: list[dict]) -> dict:
 
 
 def _pool_table(table: list[dict]) -> dict[str, dict]:
-    """Per method present, its rows on patterns as recorded (not after NLPAR) pooled
-    (:func:`_pooled`)."""
-    raw = [r for r in table if not r["nlpar"]]
+    """Per method present, its rows on patterns as recorded (not after NLPAR) with the
+    default physics pooled (:func:`_pooled`)."""
+    raw = [r for r in table if not r["nlpar"] and not r["unseen_physics"]]
     return {
         m: _pooled([r for r in raw if r["method"] == m])
         for m in METHODS
@@ -223,7 +225,9 @@ def _measured_on(config: EvaluateConfig) -> str:
 
 
 def _goal_values(table: list[dict], config: EvaluateConfig) -> list[dict]:
-    """The issue's goals with the values reached on ``table``'s rows."""
+    """The issue's goals with the values reached on ``table``'s rows of the default
+    physics."""
+    table = [r for r in table if not r["unseen_physics"]]
     pooled = _pool_table(table)
     raw = [r for r in table if not r["nlpar"]]
     default = [r for r in raw if r["dose_counts"] == 1000.0 and not r["damage"]]
@@ -283,6 +287,50 @@ def _goals(table: list[dict], config: EvaluateConfig) -> list[dict]:
     return goals
 
 
+#: What the unseen-physics block compares per method.
+_UNSEEN_KEYS = ("median_error_deg", "fraction_within_2deg", "fraction_within_5deg",
+                "fraction_not_indexed", "fraction_within_2deg_of_predicted_below_2deg",
+                "class_accuracy", "pore_iou")  # fmt: skip
+
+
+def _twin(case: EvaluationCase, config: EvaluateConfig) -> EvaluationCase | None:
+    """The case of the same scene, seed, dose, damage, PC and NLPAR with default physics."""
+    same = ("scene", "seed", "dose_counts", "damage", "pc_offset_bruker", "nlpar")
+    for other in config.cases:
+        if not other.unseen_physics and all(getattr(other, k) == getattr(case, k) for k in same):
+            return other
+    return None
+
+
+def _unseen_physics(table: list[dict], config: EvaluateConfig) -> list[dict]:
+    """Per case with pattern physics other than the default: its settings, each method's
+    values pooled over its seeds (:func:`_pooled`) and those of its twin on the same
+    scenes and noise seeds, and the median error at each seed."""
+    out = []
+    for case in (c for c in config.cases if c.unseen_physics):
+        twin = _twin(case, config)
+        entry = {"case": case.name, "patterns": case.patterns,
+                 "twin": twin.name if twin else None, "methods": {}}  # fmt: skip
+        for method in METHODS:
+            rows = [r for r in table if r["case"] == case.name and r["method"] == method]
+            if not rows:
+                continue
+            pooled = _pooled(rows)
+            values = {k: pooled.get(k) for k in _UNSEEN_KEYS}
+            values["median_error_deg_per_seed"] = [r["median_error_deg"] for r in rows]
+            twin_rows = [r for r in table if twin and r["case"] == twin.name
+                         and r["method"] == method]  # fmt: skip
+            if twin_rows:
+                twin_pooled = _pooled(twin_rows)
+                values["twin"] = {k: twin_pooled.get(k) for k in _UNSEEN_KEYS}
+                values["twin"]["median_error_deg_per_seed"] = [
+                    r["median_error_deg"] for r in twin_rows
+                ]
+            entry["methods"][method] = values
+        out.append(entry)
+    return out
+
+
 def _summary(path, config: EvaluateConfig, table, studies) -> dict:
     """summary.json of the runs done so far (written after each run)."""
     n_runs = len(config.cases) * config.n_seeds
@@ -294,10 +342,13 @@ def _summary(path, config: EvaluateConfig, table, studies) -> dict:
         "table": table,
         "pooled": _pool_table(table),
         "goals": _goals(table, config),
+        "unseen_physics": _unseen_physics(table, config),
         "studies": studies,
         "notes": "Fractions within 2/5 deg are over indexable points (not indexed and wrong "
         "phase count as failures); medians over points given the right phase. Goal values are "
-        "over all seeds, per_seed at each seed, seed_sd their standard deviation. Pooled "
+        "over all seeds, per_seed at each seed, seed_sd their standard deviation. Goals and "
+        "pooled values leave out the cases with unseen pattern physics (unseen_physics: "
+        "true; compared with their twins in 'unseen_physics'). Pooled "
         "values are over the cases without NLPAR (nlpar: false), weighted by the points "
         "they are over (indexable points; all points for class accuracy; points predicted "
         "below 2 deg for the calibration); pore IoU, "
@@ -377,14 +428,14 @@ def evaluate_checkpoint(
             row["n_patterns"] = summary["n_patterns"]
             labels = {"case": case.name, "seed": seed, "seed_index": k, "method": method,
                       "dose_counts": case.dose_counts, "damage": case.damage,
-                      "nlpar": case.nlpar}  # fmt: skip
+                      "nlpar": case.nlpar, "unseen_physics": case.unseen_physics}  # fmt: skip
             table.append(labels | row)
         studies[f"{case.name}/seed{seed}"] = {
             "seconds": time.perf_counter() - t0,
             "load_average_after": list(os.getloadavg()),
             "neural": info,
         }
-        if not case.nlpar:  # the calibration figure: the runs its goal is computed on
+        if not case.nlpar and not case.unseen_physics:  # the runs of the calibration goal
             truth = load_crystal_map(run_dir / "truth.h5")
             neural = load_crystal_map(run_dir / "neural.h5")
             indexed = (truth.phase_id >= 0) & (neural.phase_id >= 0)
@@ -421,4 +472,14 @@ def format_evaluation(summary: dict) -> str:
     for g in summary["goals"]:
         spread = f" ± {g['seed_sd']:.3f} over {len(g['per_seed'])} seeds" if g["seed_sd"] else ""
         lines.append(f"{g['goal']:<58} {g['target']:>10}  {f(g['reached'], '.3f')}{spread}")
+    for entry in summary.get("unseen_physics", []):
+        lines += ["", f"unseen physics: {entry['case']} (its twin: {entry['twin'] or '-'}), "
+                  "median° / within 5°, twin's in brackets"]  # fmt: skip
+        for name, m in entry["methods"].items():
+            t = m.get("twin", {})
+            lines.append(
+                f"  {name:<16}{f(m['median_error_deg'], '8.3f')} / "
+                f"{f(m['fraction_within_5deg'], '.3f')}  ({f(t.get('median_error_deg'), '.3f')}"
+                f" / {f(t.get('fraction_within_5deg'), '.3f')})"
+            )
     return "\n".join(lines)

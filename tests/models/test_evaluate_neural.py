@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 import yaml
+from scipy.ndimage import gaussian_filter
 from typer.testing import CliRunner
 
 from synthebsd.analyze import indexing_summary, orientation_error_map
@@ -19,8 +20,8 @@ from synthebsd.io import load_crystal_map, load_patterns
 
 @pytest.fixture(scope="module")
 def evaluated(trained, tmp_path_factory, make_cell_config, mp_config, cache_dir, master_patterns):
-    """Two held-out 10 × 12 cells (another seed and pore size; two doses) and the low-dose
-    one after NLPAR, two seeds each."""
+    """Two held-out 10 × 12 cells (another seed and pore size; two doses), the low-dose
+    one after NLPAR and the first with other optics, two seeds each."""
     cell = make_cell_config(shape_px=(10, 12), collector_um=1.5, metal_um=3.0, porosity=0.15,
                             pore_diameter_um=1.8).model_dump(mode="json")  # fmt: skip
     config = {
@@ -41,6 +42,14 @@ def evaluated(trained, tmp_path_factory, make_cell_config, mp_config, cache_dir,
                 "damage": True,
                 "nlpar": True,
             },  # fmt: skip
+            # a_dose1000's scenes and noise seeds with optics the training did not have
+            {
+                "name": "d_optics",
+                "scene": cell,
+                "seed": 21,
+                "dose_counts": 1000.0,
+                "patterns": {"psf_sigma_px": 1.5, "band_contrast": 0.15},
+            },
         ],
         "master_pattern": mp_config.model_dump(mode="json"),
         "indexing": {"dictionary_resolution_deg": 5.0, "kinematical_dictionary": False},
@@ -64,8 +73,9 @@ def test_outputs_and_one_table(evaluated):
         assert (out / name).is_file(), name
     methods = ["hough", "dictionary", "refined", "neural", "neural_refined"]
     assert summary["methods"] == methods
-    seeds = {"a_dose1000": [21, 1021], "b_dose100": [22, 1022], "c_dose100_nlpar": [22, 1022]}
-    assert summary["seeds"] == seeds and summary["complete"] and summary["runs_done"] == 6
+    seeds = {"a_dose1000": [21, 1021], "b_dose100": [22, 1022], "c_dose100_nlpar": [22, 1022],
+             "d_optics": [21, 1021]}  # fmt: skip
+    assert summary["seeds"] == seeds and summary["complete"] and summary["runs_done"] == 8
     assert [(r["case"], r["seed"], r["method"]) for r in summary["table"]] == [
         (c, s, m) for c in seeds for s in seeds[c] for m in methods
     ]
@@ -146,9 +156,10 @@ def test_numbers_recomputed_from_the_files(evaluated):
                 np.mean(np.nan_to_num(err[confident], nan=180) < 2) if confident.any() else None
             )
             assert row["fraction_within_2deg_of_predicted_below_2deg"] == pytest.approx(expected)
-    # pooled speed: all patterns over all seconds, per method
+    # pooled speed: all patterns over all seconds, per method, on the default physics
     for method, pooled in summary["pooled"].items():
-        rows = [r for r in summary["table"] if r["method"] == method and not r["nlpar"]]
+        rows = [r for r in summary["table"]
+                if r["method"] == method and not r["nlpar"] and not r["unseen_physics"]]  # fmt: skip
         expected = sum(r["n_patterns"] for r in rows) / sum(r["seconds"] for r in rows)
         assert pooled["patterns_per_second"] == pytest.approx(expected)
         n = np.array([r["n_indexable"] for r in rows], dtype=float)
@@ -178,3 +189,79 @@ def test_unusable_checkpoints_fail_clearly(tmp_path, trained):
     result = CliRunner().invoke(app, ["evaluate", str(bad), "--out", str(tmp_path / "o")])
     assert result.exit_code == 2 and "truncated" in result.output
     assert not (tmp_path / "o").exists()
+
+
+def test_unseen_physics_beside_its_twin(evaluated):
+    """Other optics: the same scenes and noise seeds as the twin, other patterns, scored
+    apart from the goals and set beside the twin's numbers."""
+    out, summary = evaluated
+    for seed in (21, 1021):
+        twin, other = (out / c / f"seed{seed}" for c in ("a_dose1000", "d_optics"))
+        a, b = (load_crystal_map(d / "truth.h5") for d in (twin, other))
+        assert np.array_equal(a.prop["grain_id"], b.prop["grain_id"])
+        study = yaml.safe_load((other / "config.yaml").read_text())["patterns"]
+        assert study["psf_sigma_px"] == 1.5 and study["band_contrast"] == 0.15
+        assert study["dose_counts"] == 1000.0 and not study["damage"]["enabled"]
+        p, q = (np.asarray(load_patterns(d / "patterns.h5").data, dtype=float)
+                for d in (twin, other))  # fmt: skip
+        crystal = np.asarray(a.phase_id >= 0)  # the electrolyte here gives background only
+        p, q = (x.reshape(-1, *x.shape[-2:])[crystal] for x in (p, q))
+        # half the band contrast, blurred more: weaker bands over the smooth background
+        p, q = (np.std(x / gaussian_filter(x, (0, 6, 6)), axis=(-2, -1)) for x in (p, q))
+        assert np.mean(q) < 0.85 * np.mean(p)
+    rows = [r for r in summary["table"] if r["case"] == "d_optics"]
+    assert rows and all(r["unseen_physics"] for r in rows)
+    assert not any(r["unseen_physics"] for r in summary["table"] if r["case"] != "d_optics")
+    (entry,) = summary["unseen_physics"]
+    assert entry["case"] == "d_optics" and entry["twin"] == "a_dose1000"
+    assert entry["patterns"] == {"psf_sigma_px": 1.5, "band_contrast": 0.15}
+    for method, values in entry["methods"].items():
+        for case, got in (("d_optics", values), ("a_dose1000", values["twin"])):
+            sel = [r for r in summary["table"] if r["case"] == case and r["method"] == method]
+            n = np.array([r["n_indexable"] for r in sel], dtype=float)
+            v = np.array([r["fraction_within_5deg"] for r in sel], dtype=float)
+            assert got["fraction_within_5deg"] == pytest.approx((n * v).sum() / n.sum())
+            per_seed = [r["median_error_deg"] for r in sel]
+            assert got["median_error_deg_per_seed"] == pytest.approx(per_seed, nan_ok=True)
+    # the goals are those of the default physics: the default-dose median is a_dose1000's
+    goals = {g["goal"]: g for g in summary["goals"]}
+    median = goals["median disorientation, default dose (neural)"]
+    a = [r["median_error_deg"] for r in summary["table"]
+         if r["case"] == "a_dose1000" and r["method"] == "neural"]  # fmt: skip
+    assert median["per_seed"] == pytest.approx(a)
+
+
+@pytest.mark.parametrize(
+    ("patterns", "message"),
+    [
+        ({"dose_counts": 50.0}, "case's own fields"),
+        ({"damage": {"enabled": True}}, "case's own fields"),
+        ({"psf_sigma": 1.0}, "psf_sigma"),
+        ({"camera": {"bit_depth": 10}}, "bit_depth"),
+    ],
+)
+def test_unseen_physics_settings_are_checked(patterns, message):
+    from synthebsd.config import EvaluateConfig
+
+    case = {"name": "x", "scene": "cu_li_llzto", "seed": 5, "patterns": patterns}
+    with pytest.raises(ValueError, match=message):
+        EvaluateConfig.model_validate({"cases": [case]})
+
+
+def test_default_unseen_physics_cases_render_their_settings():
+    """The five default cases change only the physics, and each has a default twin."""
+    from synthebsd.config import EvaluateConfig, PatternConfig
+
+    config = EvaluateConfig()
+    unseen = [c for c in config.cases if c.unseen_physics]
+    assert [c.name for c in unseen] == ["unseen_psf", "unseen_background", "unseen_camera",
+                                        "unseen_surface_layer", "unseen_mixing"]  # fmt: skip
+    default = PatternConfig()
+    for case in unseen:
+        twin = next(c for c in config.cases if c.name == "cell_dose1000")
+        assert (case.scene, case.seed, case.dose_counts) == (twin.scene, twin.seed, 1000.0)
+        assert case.pattern_config() != default
+        assert case.pattern_config().dose_counts == 1000.0
+    assert unseen[2].pattern_config().camera.enabled
+    assert unseen[3].pattern_config().surface_layer.enabled
+    assert unseen[4].pattern_config().mixing.enabled
