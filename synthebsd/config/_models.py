@@ -365,13 +365,15 @@ class EvaluationCase(StrictModel):
     def pattern_config(self) -> PatternConfig:
         """The pattern physics of this case: the default with ``patterns`` merged in, the
         case's dose and damage."""
-        own = {"dose_counts": self.dose_counts, "damage": {"enabled": self.damage}}
-        return PatternConfig.model_validate(merged_mapping(self.patterns, own))
+        return PatternConfig.model_validate(merged_mapping(self.patterns, self._own_physics()))
+
+    def _own_physics(self) -> dict[str, Any]:
+        return {"dose_counts": self.dose_counts, "damage": {"enabled": self.damage}}
 
     @property
     def unseen_physics(self) -> bool:
         """Whether the case renders with pattern physics other than the default."""
-        return bool(self.patterns)
+        return self.pattern_config() != PatternConfig.model_validate(self._own_physics())
 
 
 class EvaluateConfig(StrictModel):

@@ -22,9 +22,10 @@ and the issue's goals with the values reached over all seeds, at each seed, and 
 spread. Cases with pattern physics other than the default
 (:attr:`~synthebsd.config.EvaluationCase.patterns`) stay out of the pooled rows and the
 goals: ``unseen_physics`` sets each beside its twin (same scenes and noise seeds, default
-physics), what the physics a network was not trained on costs every method; ``DIR/evaluation.png`` is the one figure (success and median error per
-case and method, mean and s.d. over seeds), ``DIR/calibration.png`` the network's
-calibration over all runs without NLPAR.
+physics), what physics a network was not trained on costs every method.
+``DIR/evaluation.png`` is the one figure (success and median error per case and method,
+mean and s.d. over seeds), ``DIR/calibration.png`` the network's calibration over all
+runs without NLPAR and with the default physics.
 """
 
 from __future__ import annotations
@@ -37,11 +38,7 @@ import numpy as np
 import yaml
 
 from synthebsd.analyze import indexing_summary, orientation_error_map
-from synthebsd.config import (
-    EvaluateConfig,
-    EvaluationCase,
-    StudyConfig,
-)
+from synthebsd.config import EvaluateConfig, EvaluationCase, StudyConfig
 from synthebsd.conventions import Region
 from synthebsd.io import atomic_path, load_crystal_map, save_json
 from synthebsd.viz import plot_calibration, plot_evaluation
@@ -312,23 +309,26 @@ def _unseen_physics(table: list[dict], config: EvaluateConfig) -> list[dict]:
         entry = {"case": case.name, "patterns": case.patterns,
                  "twin": twin.name if twin else None, "methods": {}}  # fmt: skip
         for method in METHODS:
-            rows = [r for r in table if r["case"] == case.name and r["method"] == method]
-            if not rows:
+            values = _compared(table, case.name, method)
+            if values is None:
                 continue
-            pooled = _pooled(rows)
-            values = {k: pooled.get(k) for k in _UNSEEN_KEYS}
-            values["median_error_deg_per_seed"] = [r["median_error_deg"] for r in rows]
-            twin_rows = [r for r in table if twin and r["case"] == twin.name
-                         and r["method"] == method]  # fmt: skip
-            if twin_rows:
-                twin_pooled = _pooled(twin_rows)
-                values["twin"] = {k: twin_pooled.get(k) for k in _UNSEEN_KEYS}
-                values["twin"]["median_error_deg_per_seed"] = [
-                    r["median_error_deg"] for r in twin_rows
-                ]
+            if twin is not None:
+                values["twin"] = _compared(table, twin.name, method)
             entry["methods"][method] = values
         out.append(entry)
     return out
+
+
+def _compared(table: list[dict], case: str, method: str) -> dict | None:
+    """One case's rows of one method pooled over its seeds (:data:`_UNSEEN_KEYS`), and
+    the median error at each seed; None without rows."""
+    rows = [r for r in table if r["case"] == case and r["method"] == method]
+    if not rows:
+        return None
+    pooled = _pooled(rows)
+    values = {k: pooled.get(k) for k in _UNSEEN_KEYS}
+    values["median_error_deg_per_seed"] = [r["median_error_deg"] for r in rows]
+    return values
 
 
 def _summary(path, config: EvaluateConfig, table, studies) -> dict:
@@ -476,7 +476,7 @@ def format_evaluation(summary: dict) -> str:
         lines += ["", f"unseen physics: {entry['case']} (its twin: {entry['twin'] or '-'}), "
                   "median° / within 5°, twin's in brackets"]  # fmt: skip
         for name, m in entry["methods"].items():
-            t = m.get("twin", {})
+            t = m.get("twin") or {}
             lines.append(
                 f"  {name:<16}{f(m['median_error_deg'], '8.3f')} / "
                 f"{f(m['fraction_within_5deg'], '.3f')}  ({f(t.get('median_error_deg'), '.3f')}"

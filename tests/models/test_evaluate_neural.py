@@ -248,6 +248,16 @@ def test_unseen_physics_settings_are_checked(patterns, message):
         EvaluateConfig.model_validate({"cases": [case]})
 
 
+def test_default_physics_written_out_is_not_unseen():
+    from synthebsd.config import EvaluationCase
+
+    case = {"name": "x", "scene": "cu_li_llzto", "seed": 5}
+    assert not EvaluationCase.model_validate(
+        case | {"patterns": {"psf_sigma_px": 0.5}}
+    ).unseen_physics
+    assert EvaluationCase.model_validate(case | {"patterns": {"psf_sigma_px": 0.6}}).unseen_physics
+
+
 def test_default_unseen_physics_cases_render_their_settings():
     """The five default cases change only the physics, and each has a default twin."""
     from synthebsd.config import EvaluateConfig, PatternConfig
