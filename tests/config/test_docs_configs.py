@@ -19,6 +19,8 @@ LOADERS = {
     "evaluate_pc_offsets.yaml": config.load_evaluate_config,
     "robust_stream.yaml": config.load_dataset_config,
     "robust_train.yaml": config.load_train_run_config,
+    "specimen_stream.yaml": config.load_dataset_config,
+    "specimen_train.yaml": config.load_train_run_config,
     "stage5_stream.yaml": config.load_train_run_config,
 }
 
