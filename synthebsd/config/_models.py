@@ -359,8 +359,15 @@ class EvaluationCase(StrictModel):
         own = sorted({"dose_counts", "damage"} & set(v))
         if own:
             raise ValueError(f"set {own} with the case's own fields, not in 'patterns'")
-        PatternConfig.model_validate(v)  # names an unknown or invalid setting here
         return v
+
+    @model_validator(mode="after")
+    def _physics(self) -> EvaluationCase:
+        # the physics as the case renders it (with its own dose): an unknown or invalid
+        # setting, or a dose that would saturate, is named when the config loads, not
+        # when the case's turn comes after earlier cases have run
+        self.pattern_config()
+        return self
 
     def pattern_config(self) -> PatternConfig:
         """The pattern physics of this case: the default with ``patterns`` merged in, the

@@ -238,12 +238,15 @@ def test_unseen_physics_beside_its_twin(evaluated):
         ({"damage": {"enabled": True}}, "case's own fields"),
         ({"psf_sigma": 1.0}, "psf_sigma"),
         ({"camera": {"bit_depth": 10}}, "bit_depth"),
+        # checked with the case's own dose: 40,000 × (1 + 0.8) counts would saturate
+        ({"band_contrast": 0.8}, "saturate"),
     ],
 )
 def test_unseen_physics_settings_are_checked(patterns, message):
     from synthebsd.config import EvaluateConfig
 
-    case = {"name": "x", "scene": "cu_li_llzto", "seed": 5, "patterns": patterns}
+    case = {"name": "x", "scene": "cu_li_llzto", "seed": 5, "dose_counts": 40000.0,
+            "patterns": patterns}  # fmt: skip
     with pytest.raises(ValueError, match=message):
         EvaluateConfig.model_validate({"cases": [case]})
 
